@@ -1,0 +1,3 @@
+"""thecal: an open-source intrathecal drug-delivery system. Not a medical device."""
+
+__version__ = "0.1.0"

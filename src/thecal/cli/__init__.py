@@ -1,0 +1,1 @@
+"""The `thecal` command: thin wiring from the shell to the layers below."""

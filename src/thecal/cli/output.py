@@ -1,0 +1,93 @@
+"""Shared CLI conventions: one JSON object on stdout with --json, one clear line on
+stderr and exit code 2 for bad input, never a traceback for a user mistake."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from enum import Enum
+from fractions import Fraction
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from thecal.therapy.quantities import _Scalar, decimal_text
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_REFUSED = 3
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """A mistake in what the user typed or supplied; shown as one line, exit 2."""
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print one line on stderr and exit with `code` (2: bad input)."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+# Exceptions that mean "the user gave us something wrong". Layers register their own
+# input-error types here (e.g. a prescription file that does not validate).
+USER_ERRORS: list[type[BaseException]] = [UserError, ValueError, FileNotFoundError, PermissionError]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn user-input exceptions raised inside the block into `fail(...)`."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except tuple(USER_ERRORS) as error:  # noqa: B030 - a tuple of classes built at runtime
+        fail(_describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"no such file: {error.filename}"
+    if isinstance(error, PermissionError):
+        return f"cannot read {error.filename}: permission denied"
+    return str(error) or type(error).__name__
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values for exact quantities, fractions, dates and enums.
+
+    Fractions become decimal numbers truncated toward zero at 9 places (never up).
+    """
+    if isinstance(value, _Scalar):
+        return float(decimal_text(value.amount, 9))
+    if isinstance(value, Fraction):
+        return float(decimal_text(value, 9))
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Write exactly one JSON object to stdout."""
+    sys.stdout.write(json.dumps(to_jsonable(payload), ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+F = TypeVar("F", bound=Callable[..., Any])

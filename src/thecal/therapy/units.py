@@ -1,0 +1,295 @@
+"""Parse human dosing text into exact quantities, once, at the edge.
+
+``"500 mcg/mL"``, ``"500 ug/mL"``, ``"500 µg/mL"`` and ``"0.5 mg/mL"`` all parse to
+the same `Concentration`. Micrograms are spelled out as mcg/µg/ug so that "mcg" and
+"mg" can never be confused with each other: there is no bare "m" or "u" prefix
+shorthand and no unit is guessed. Every failure raises `QuantityParseError`, which
+names the field, repeats the text, and lists what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import TypeVar
+
+from thecal.therapy.quantities import (
+    Concentration,
+    DoseRate,
+    Duration,
+    Mass,
+    Volume,
+    VolumeRate,
+    decimal_text,
+)
+
+__all__ = [
+    "ACCEPTED_DURATION_UNITS",
+    "ACCEPTED_MASS_UNITS",
+    "ACCEPTED_RATE_TIME_UNITS",
+    "ACCEPTED_VOLUME_UNITS",
+    "QuantityParseError",
+    "format_quantity",
+    "parse_concentration",
+    "parse_dose_rate",
+    "parse_duration",
+    "parse_mass",
+    "parse_volume",
+    "parse_volume_rate",
+]
+
+# Unit spellings -> factor to the base unit of the dimension.
+_MASS_UNITS: dict[str, Fraction] = {
+    "mg": Fraction(1000),
+    "mcg": Fraction(1),
+    "µg": Fraction(1),  # MICRO SIGN
+    "μg": Fraction(1),  # GREEK SMALL LETTER MU
+    "ug": Fraction(1),
+    "ng": Fraction(1, 1000),
+}
+_VOLUME_UNITS: dict[str, Fraction] = {
+    "ml": Fraction(1),
+    "µl": Fraction(1, 1000),
+    "μl": Fraction(1, 1000),
+    "ul": Fraction(1, 1000),
+}
+_DURATION_UNITS: dict[str, Fraction] = {
+    "s": Fraction(1),
+    "sec": Fraction(1),
+    "second": Fraction(1),
+    "seconds": Fraction(1),
+    "min": Fraction(60),
+    "mins": Fraction(60),
+    "minute": Fraction(60),
+    "minutes": Fraction(60),
+    "h": Fraction(3600),
+    "hr": Fraction(3600),
+    "hrs": Fraction(3600),
+    "hour": Fraction(3600),
+    "hours": Fraction(3600),
+    "d": Fraction(86400),
+    "day": Fraction(86400),
+    "days": Fraction(86400),
+    "week": Fraction(7 * 86400),
+    "weeks": Fraction(7 * 86400),
+}
+# Denominators allowed in a rate ("per day", "/h", ...): seconds per unit.
+_RATE_TIME_UNITS: dict[str, Fraction] = {
+    "day": Fraction(86400),
+    "d": Fraction(86400),
+    "h": Fraction(3600),
+    "hr": Fraction(3600),
+    "hour": Fraction(3600),
+    "min": Fraction(60),
+}
+
+ACCEPTED_MASS_UNITS = "mg, mcg, µg, ug, ng"
+ACCEPTED_VOLUME_UNITS = "mL, µL, uL"
+ACCEPTED_DURATION_UNITS = "s, min, h, hour(s), day(s), week(s)"
+ACCEPTED_RATE_TIME_UNITS = "day, h, hour, min"
+
+_NUMBER = re.compile(r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>.*)$")
+
+
+class QuantityParseError(ValueError):
+    """Text that is not an acceptable quantity; says which field and what is accepted."""
+
+    def __init__(self, field: str, text: str, problem: str, accepted: str) -> None:
+        self.field = field
+        self.text = text
+        self.problem = problem
+        self.accepted = accepted
+        super().__init__(f"{field}: {text!r} {problem}; accepted: {accepted}")
+
+
+def _split(text: object, field: str, accepted: str) -> tuple[Fraction, str]:
+    if not isinstance(text, str):
+        raise QuantityParseError(field, str(text), "is not text", accepted)
+    if not text.strip():
+        raise QuantityParseError(field, text, "is empty (missing value)", accepted)
+    match = _NUMBER.match(text)
+    if match is None:
+        raise QuantityParseError(field, text, "does not start with a number", accepted)
+    try:
+        number = Fraction(Decimal(match["number"]))
+    except (InvalidOperation, ValueError):  # pragma: no cover - the regex admits only numbers
+        raise QuantityParseError(field, text, "has an unreadable number", accepted) from None
+    if number < 0:
+        raise QuantityParseError(field, text, "is negative", accepted)
+    unit = match["unit"].strip()
+    if not unit:
+        raise QuantityParseError(field, text, "has no unit", accepted)
+    return number, unit
+
+
+def _lookup(table: dict[str, Fraction], unit: str) -> Fraction | None:
+    unit = unit.strip()
+    # Only the volume letter "L" is case-insensitive ("mL" == "ml"); masses keep
+    # their exact case so "Mg" is never read as a milligram.
+    if unit in table:
+        return table[unit]
+    lowered = unit[:-1] + unit[-1:].lower() if unit.endswith("L") else unit
+    return table.get(lowered)
+
+
+def _volume_unit(unit: str) -> Fraction | None:
+    return _lookup(_VOLUME_UNITS, unit)
+
+
+def _dimension_of(unit: str) -> str | None:
+    """Name the dimension a unit text belongs to, for 'wrong dimension' messages."""
+    head, _, tail = unit.partition("/")
+    per = unit.lower().split(" per ")
+    if len(per) == 2:
+        head, tail = per[0], per[1]
+    head, tail = head.strip(), tail.strip()
+    if tail:
+        if _lookup(_MASS_UNITS, head) is not None and _lookup(_VOLUME_UNITS, tail) is not None:
+            return "concentration"
+        if _lookup(_MASS_UNITS, head) is not None and tail in _RATE_TIME_UNITS:
+            return "dose rate"
+        if _lookup(_VOLUME_UNITS, head) is not None and tail in _RATE_TIME_UNITS:
+            return "volume rate"
+        return None
+    if _lookup(_MASS_UNITS, head) is not None:
+        return "mass"
+    if _lookup(_VOLUME_UNITS, head) is not None:
+        return "volume"
+    if head.lower() in _DURATION_UNITS:
+        return "duration"
+    return None
+
+
+def _unknown(field: str, text: str, unit: str, want: str, accepted: str) -> QuantityParseError:
+    other = _dimension_of(unit)
+    if other is not None and other != want:
+        return QuantityParseError(field, text, f"is a {other}, not a {want}", accepted)
+    return QuantityParseError(field, text, f"has an unknown unit {unit!r}", accepted)
+
+
+def _split_ratio(unit: str) -> tuple[str, str] | None:
+    if "/" in unit:
+        head, _, tail = unit.partition("/")
+        return head.strip(), tail.strip()
+    lowered = unit.split(" per ")
+    if len(lowered) == 2:
+        return lowered[0].strip(), lowered[1].strip()
+    return None
+
+
+T = TypeVar("T")
+
+
+def _parse_simple(
+    text: object,
+    field: str,
+    table: dict[str, Fraction],
+    want: str,
+    accepted: str,
+    build: Callable[[Fraction], T],
+) -> T:
+    number, unit = _split(text, field, accepted)
+    factor = _lookup(table, unit)
+    if factor is None:
+        raise _unknown(field, str(text), unit, want, accepted)
+    return build(number * factor)
+
+
+def parse_mass(text: object, field: str = "mass") -> Mass:
+    """Parse e.g. ``"0.5 mg"`` or ``"50 mcg"`` into a `Mass`."""
+    accepted = f"a non-negative number and a mass unit ({ACCEPTED_MASS_UNITS}), e.g. '50 mcg'"
+    return _parse_simple(text, field, _MASS_UNITS, "mass", accepted, Mass)
+
+
+def parse_volume(text: object, field: str = "volume") -> Volume:
+    """Parse e.g. ``"20 mL"`` or ``"140 µL"`` into a `Volume`."""
+    accepted = (
+        f"a non-negative number and a volume unit ({ACCEPTED_VOLUME_UNITS}), e.g. '20 mL'"
+    )
+    return _parse_simple(text, field, _VOLUME_UNITS, "volume", accepted, Volume)
+
+
+def parse_duration(text: object, field: str = "duration") -> Duration:
+    """Parse e.g. ``"8 h"``, ``"15 min"`` or ``"90 days"`` into a `Duration`."""
+    accepted = (
+        f"a non-negative number and a time unit ({ACCEPTED_DURATION_UNITS}), e.g. '8 h'"
+    )
+    number, unit = _split(text, field, accepted)
+    factor = _DURATION_UNITS.get(unit)
+    if factor is None:
+        raise _unknown(field, str(text), unit, "duration", accepted)
+    return Duration(number * factor)
+
+
+def _parse_ratio(
+    text: object,
+    field: str,
+    want: str,
+    accepted: str,
+    head_table: dict[str, Fraction],
+    tail_lookup: Callable[[str], Fraction | None],
+) -> Fraction:
+    number, unit = _split(text, field, accepted)
+    parts = _split_ratio(unit)
+    if parts is None:
+        raise _unknown(field, str(text), unit, want, accepted)
+    head_factor = _lookup(head_table, parts[0])
+    tail_factor = tail_lookup(parts[1])
+    if head_factor is None or tail_factor is None:
+        raise _unknown(field, str(text), unit, want, accepted)
+    return number * head_factor / tail_factor
+
+
+def parse_concentration(text: object, field: str = "concentration") -> Concentration:
+    """Parse e.g. ``"500 mcg/mL"`` or ``"0.5 mg/mL"`` into a `Concentration`."""
+    accepted = (
+        f"a non-negative number, a mass unit ({ACCEPTED_MASS_UNITS}), '/' and a volume "
+        f"unit ({ACCEPTED_VOLUME_UNITS}), e.g. '500 mcg/mL'"
+    )
+    value = _parse_ratio(text, field, "concentration", accepted, _MASS_UNITS, _volume_unit)
+    return Concentration(value)
+
+
+def parse_dose_rate(text: object, field: str = "dose rate") -> DoseRate:
+    """Parse e.g. ``"0.5 mg/day"``, ``"20 mcg/h"`` or ``"1 mg per day"`` into a `DoseRate`."""
+    accepted = (
+        f"a non-negative number, a mass unit ({ACCEPTED_MASS_UNITS}), '/' or 'per' and a "
+        f"time unit ({ACCEPTED_RATE_TIME_UNITS}), e.g. '0.5 mg/day'"
+    )
+    per_second = _parse_ratio(text, field, "dose rate", accepted, _MASS_UNITS, _RATE_TIME_UNITS.get)
+    return DoseRate(per_second * 86400)
+
+
+def parse_volume_rate(text: object, field: str = "volume rate") -> VolumeRate:
+    """Parse e.g. ``"0.5 mL/day"`` or ``"20 µL/h"`` into a `VolumeRate`."""
+    accepted = (
+        f"a non-negative number, a volume unit ({ACCEPTED_VOLUME_UNITS}), '/' or 'per' and "
+        f"a time unit ({ACCEPTED_RATE_TIME_UNITS}), e.g. '0.5 mL/day'"
+    )
+    per_second = _parse_ratio(
+        text, field, "volume rate", accepted, _VOLUME_UNITS, _RATE_TIME_UNITS.get
+    )
+    return VolumeRate(per_second * 86400)
+
+
+def format_quantity(
+    value: Mass | Volume | Duration | Concentration | DoseRate | VolumeRate,
+) -> str:
+    """Canonical exact text that the matching `parse_*` reads back to an equal value.
+
+    Uses the base unit and as many decimal places as needed; for values with a
+    non-terminating decimal expansion the text is a fraction-free truncation and
+    the round trip is not exact (use TOML's exact fields for those).
+    """
+    text = decimal_text(value.amount, 12)
+    unit = {
+        Mass: "mcg",
+        Volume: "mL",
+        Duration: "s",
+        Concentration: "mcg/mL",
+        DoseRate: "mcg/day",
+        VolumeRate: "mL/day",
+    }[type(value)]
+    return f"{text} {unit}"
