@@ -77,6 +77,9 @@ def exact(value: Exact) -> Fraction:
             raise ValueError(f"{value!r} is not a decimal number") from None
         if not parsed.is_finite():
             raise ValueError(f"{value!r} is not a finite number")
+        if parsed and not -30 <= parsed.adjusted() <= 30:
+            # "1e999999999" would build a billion-digit integer; no quantity is near that.
+            raise ValueError(f"{value!r} is out of range (1e-30 to 1e30)")
         return Fraction(parsed)
     raise TypeError(
         f"exact quantities are built from int, Fraction, Decimal or decimal text, "
