@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from thecal.cli import calc, therapy, tour
+from thecal.cli.therapy_support import OneLineErrorsCommand
+
 app = typer.Typer(
     name="thecal",
     help="thecal: intrathecal drug-delivery system (pump twin, programmer, clinic, science). "
@@ -12,6 +15,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.command("drugs", cls=OneLineErrorsCommand)(therapy.drugs)
+app.command("check", cls=OneLineErrorsCommand)(therapy.check)
+app.add_typer(calc.app, name="calc")
+app.command("tour", cls=OneLineErrorsCommand)(tour.tour)
 
 
 def run() -> None:

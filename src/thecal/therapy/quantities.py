@@ -375,7 +375,7 @@ class Duration(_Scalar):
         seconds = self.amount
         if seconds != 0 and seconds % SECONDS_PER_DAY == 0:
             return f"{decimal_text(self.days)} day" + ("" if self.days == 1 else "s")
-        if seconds >= SECONDS_PER_HOUR and seconds % 60 == 0:
+        if seconds >= SECONDS_PER_HOUR:
             return f"{decimal_text(self.hours, 4)} h"
         if seconds >= 60:
             return f"{decimal_text(self.minutes, 4)} min"

@@ -35,8 +35,10 @@ __all__ = [
     "parse_concentration",
     "parse_dose_rate",
     "parse_duration",
+    "parse_length_cm",
     "parse_mass",
     "parse_volume",
+    "parse_volume_per_cm",
     "parse_volume_rate",
 ]
 
@@ -251,6 +253,34 @@ def _parse_ratio(
     if head_factor is None or tail_factor is None:
         raise _unknown(field, str(text), unit, want, accepted)
     return number * head_factor / tail_factor
+
+
+def parse_length_cm(text: object, field: str = "length") -> Fraction:
+    """Parse a catheter length in centimetres: ``"80 cm"``, ``"800 mm"`` or a bare ``"80"``."""
+    accepted = "a non-negative number of centimetres, e.g. '80 cm' (or mm)"
+    if isinstance(text, str):
+        match = _NUMBER.match(text)
+        if match is not None and not match["unit"].strip():
+            text = f"{text.strip()} cm"  # a bare number is centimetres, as on catheter labels
+    number, unit = _split(text, field, accepted)
+    factors = {"cm": Fraction(1), "mm": Fraction(1, 10)}
+    factor = factors.get(unit.strip().lower())
+    if factor is None:
+        raise _unknown(field, str(text), unit, "length", accepted)
+    return number * factor
+
+
+def parse_volume_per_cm(text: object, field: str = "volume per cm") -> Volume:
+    """Parse a catheter's volume per centimetre: ``"0.0026 mL/cm"`` (or ``"2.6 µL"``)."""
+    accepted = f"a non-negative volume ({ACCEPTED_VOLUME_UNITS}) per cm, e.g. '0.0026 mL/cm'"
+    if isinstance(text, str):
+        stripped = text.strip()
+        for suffix in ("/cm", " per cm"):
+            if stripped.lower().endswith(suffix):
+                stripped = stripped[: -len(suffix)].strip()
+                break
+        text = stripped
+    return _parse_simple(text, field, _VOLUME_UNITS, "volume", accepted, Volume)
 
 
 def parse_concentration(text: object, field: str = "concentration") -> Concentration:
