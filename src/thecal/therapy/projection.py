@@ -238,9 +238,13 @@ class ReservoirProjection:
 
 
 def _at(start: datetime, micros: Fraction | None) -> datetime | None:
+    """`start` + `micros` µs; None when never, or when past the calendar's end (year 9999)."""
     if micros is None:
         return None
-    return shift(start, timedelta(microseconds=int(micros)))  # int() truncates: never later
+    try:
+        return shift(start, timedelta(microseconds=int(micros)))  # int() truncates: never later
+    except OverflowError:
+        return None
 
 
 def project_reservoir(
@@ -253,6 +257,9 @@ def project_reservoir(
 ) -> ReservoirProjection:
     """Project a reservoir filled with `fill` at `start`, emptied by `pattern`.
 
+    A time that never comes (a stopped pump), or comes only after the year 9999 (a
+    rate so low that it is stopped in practice), is None.
+
     The refill-by time is the earlier of the low-reservoir alarm time and the end
     of the drug's stability (`start + stability`); `limited_by` says which.
     Raises `ValueError` for a negative fill or threshold.
@@ -261,7 +268,7 @@ def project_reservoir(
         raise ValueError("fill volume and alarm threshold must not be negative")
     low = _at(start, pattern.time_to_move(fill.amount - alarm_threshold.amount))
     empty = _at(start, pattern.time_to_move(fill.amount)) if fill.amount > 0 else start
-    stable_until = shift(start, stability.to_timedelta_floor()) if stability is not None else None
+    stable_until = _at(start, stability.amount * MICROS) if stability is not None else None
     refill_by: datetime | None
     limited_by: RefillLimit | None
     if low is None and stable_until is None:
