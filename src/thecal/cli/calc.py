@@ -19,6 +19,7 @@ from rich.table import Table
 
 from thecal.cli.output import console, emit_json, fail, user_errors
 from thecal.cli.therapy_support import (
+    OneLineErrorsCommand,
     OneLineErrorsGroup,
     days,
     find_drug,
@@ -138,7 +139,7 @@ def rate_payload(
     }
 
 
-@app.command("rate")
+@app.command("rate", cls=OneLineErrorsCommand)
 def rate(
     drug_name: str | None = typer.Option(None, "--drug", help="Drug id or name, e.g. morphine."),
     concentration: str | None = typer.Option(None, "--concentration", help="e.g. '10 mg/mL'."),
@@ -277,7 +278,7 @@ def refill_rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-@app.command("refill")
+@app.command("refill", cls=OneLineErrorsCommand)
 def refill(
     reservoir: str | None = typer.Option(None, "--reservoir", help="Fill volume, e.g. '20 mL'."),
     alarm_threshold: str | None = typer.Option(
@@ -482,7 +483,7 @@ def priming_rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-@app.command("priming")
+@app.command("priming", cls=OneLineErrorsCommand)
 def priming(
     implanted: str | None = CATHETER_OPTIONS["implanted"],
     catheter_length: str | None = CATHETER_OPTIONS["catheter_length"],
@@ -581,7 +582,7 @@ def bridge_rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-@app.command("bridge")
+@app.command("bridge", cls=OneLineErrorsCommand)
 def bridge(
     current_file: str | None = typer.Option(
         None, "--current", help="The prescription running now (old solution)."
@@ -715,7 +716,7 @@ def convert_rows(payload: dict[str, Any]) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-@app.command("convert")
+@app.command("convert", cls=OneLineErrorsCommand)
 def convert(
     from_route: str | None = typer.Option(
         None, "--from", help="Route now: oral, iv, epidural, intrathecal."
@@ -776,7 +777,7 @@ def baclofen_payload(screening: Any, effect: Duration) -> dict[str, Any]:
     }
 
 
-@app.command("baclofen-start")
+@app.command("baclofen-start", cls=OneLineErrorsCommand)
 def baclofen(
     screening_dose: str | None = typer.Option(
         None, "--screening-dose", help="The effective screening bolus, e.g. '50 mcg'."
@@ -878,7 +879,7 @@ def render_titrate(payload: dict[str, Any]) -> None:
     _show(payload, [])
 
 
-@app.command("titrate")
+@app.command("titrate", cls=OneLineErrorsCommand)
 def titrate(
     drug_name: str | None = typer.Option(None, "--drug", help="Drug, e.g. ziconotide."),
     start: str | None = typer.Option(

@@ -66,11 +66,15 @@ class OneLineErrorsCommand(TyperCommand):
 
 
 class OneLineErrorsGroup(TyperGroup):
-    """A typer group whose usage errors (unknown sub-command too) are one line, exit 2."""
+    """A typer group whose usage errors (unknown sub-command too) are one line, exit 2.
 
-    command_class = OneLineErrorsCommand
+    Its commands need ``cls=OneLineErrorsCommand`` themselves (typer builds each
+    command from its own `cls`). A group called with no arguments still shows its help.
+    """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args:
+            return super().parse_args(ctx, args)  # help, as for any typer group
         try:
             return super().parse_args(ctx, args)
         except typer.Exit:
