@@ -403,7 +403,7 @@ def test_a_plan_beyond_a_hard_limit_is_refused_by_name(kwargs: dict[str, str], f
 @pytest.mark.parametrize(
     ("kwargs", "warning"),
     [
-        ({"interval": "24 h"}, "shorter than the recommended 2 days"),
+        ({"interval": "24 h"}, "shorter than the recommended 48 h"),
         ({"target": "21.6 mcg/day"}, "above the soft daily limit"),
         ({"start": "3 mcg/day"}, "above the largest starting dose"),
     ],

@@ -76,9 +76,10 @@ def test_a_volume_over_its_rate_is_the_time_it_takes() -> None:
     assert Volume.from_ml(18) / VolumeRate.from_ml_per_day("0.5") == Duration.from_days(36)
 
 
-def test_durations_read_in_hours_from_one_hour_even_when_not_whole_minutes() -> None:
+def test_durations_read_in_hours_below_three_days_and_in_days_from_there() -> None:
     assert str(Duration.from_seconds(38571)) == "10.7141 h"
-    assert str(Duration.from_days(2)) == "2 days"
+    assert str(Duration.from_days(2)) == "48 h"
+    assert str(Duration.from_days(14)) == "14 days"
     assert str(Duration.from_minutes(10)) == "10 min"
 
 

@@ -373,7 +373,9 @@ class Duration(_Scalar):
 
     def __str__(self) -> str:
         seconds = self.amount
-        if seconds != 0 and seconds % SECONDS_PER_DAY == 0:
+        # Whole days from 3 days up read in days (refill intervals: "14 days"); shorter
+        # spans in hours, as dosing labels write them ("24 h", "48 h" between increases).
+        if seconds >= 3 * SECONDS_PER_DAY and seconds % SECONDS_PER_DAY == 0:
             return f"{decimal_text(self.days)} day" + ("" if self.days == 1 else "s")
         if seconds >= SECONDS_PER_HOUR:
             return f"{decimal_text(self.hours, 4)} h"
