@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from thecal.therapy.library import default_library
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import pump_models
-from thecal.therapy.safety import HARD_LIMIT_RULES, Context, Outcome, evaluate, evaluate_hard_limits
+from thecal.therapy.safety import (
+    HARD_LIMIT_RULES,
+    Context,
+    Outcome,
+    Rule,
+    evaluate,
+    evaluate_hard_limits,
+)
 
 from .builders import T0
 from .strategies import prescriptions
@@ -59,3 +66,24 @@ def test_the_firmware_recheck_refuses_exactly_what_the_full_evaluation_refuses_o
     full = evaluate(rx, LIBRARY, Context(pump=pump))  # type: ignore[arg-type]
     hard = evaluate_hard_limits(rx, LIBRARY, pump)  # type: ignore[arg-type]
     assert hard.verdicts == tuple(v for v in full.verdicts if v.rule in HARD_LIMIT_RULES)
+
+
+@given(st.integers(1, 250_000), st.integers(1, 250_000), st.sampled_from(["10 mg/mL", "25 mg/mL"]))
+@settings(max_examples=100, deadline=None)
+def test_every_morphine_verdict_reads_in_mg_and_every_baclofen_verdict_in_mcg(
+    new: int, old: int, strength: str
+) -> None:
+    from .builders import PUMP, continuous
+
+    for drug, strength_text, unit, other in (
+        ("morphine", strength, "mg", "mcg"),
+        ("baclofen", "2000 mcg/mL", "mcg", "mg"),
+    ):
+        proposed = continuous(drug, strength_text, f"{new / 100} mcg/day")
+        current = continuous(drug, strength_text, f"{old / 100} mcg/day")
+        evaluation = evaluate(proposed, LIBRARY, Context(current, pump=PUMP))
+        for verdict in evaluation.verdicts:
+            for text in (verdict.message, verdict.value or "", verdict.bound or ""):
+                assert f" {other}/" not in text and not text.endswith(f" {other}"), text
+        daily = evaluation.verdict(Rule.DAILY_DOSE)
+        assert daily is not None and daily.value is not None and f" {unit}/day" in daily.value
