@@ -229,6 +229,14 @@ def test_restarting_a_drug_without_a_start_limit_asks_for_a_reason() -> None:
     assert "tolerance may have fallen" in verdict.message
 
 
+def test_an_infusion_after_a_trial_bolus_is_a_start_not_a_percentage_step() -> None:
+    trial = single("morphine", "10 mg/mL", "0.2 mg", "10 min")
+    evaluation = evaluate(morphine("0.5 mg/day"), LIBRARY, Context(trial, pump=PUMP))
+    assert evaluation.verdict(Rule.TITRATION_STEP).outcome is ALLOWED  # type: ignore[union-attr]
+    assert evaluation.verdict(Rule.START_DOSE).outcome is WARNING  # type: ignore[union-attr]
+    assert evaluation.verdict(Rule.WITHDRAWAL_RISK) is None
+
+
 def test_a_new_start_of_a_drug_without_a_start_limit_gives_no_start_verdict() -> None:
     assert judge(continuous("morphine", "10 mg/mL", "1 mg/day"), Rule.START_DOSE) is None
 

@@ -184,8 +184,9 @@ def confirm(evaluation: Evaluation, reasons: Mapping[Rule | str, str]) -> Confir
 # ---------------------------------------------------------------------------
 # Rules
 
-_NO_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE})
-"""Modes that keep the pump stopped or the catheter open without giving therapy."""
+_NO_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS})
+"""Current modes with no therapy running: stopped, keeping the catheter open, or a single
+(e.g. trial) bolus, after which the pump stops. What follows them is a (re)start."""
 
 _ENDS_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS})
 """Modes after which no therapy runs (a single bolus reverts to stopped when it ends)."""
@@ -508,9 +509,9 @@ def _start_dose(
         return Verdict(
             Rule.START_DOSE,
             Outcome.WARNING,
-            f"restarting {drug.id} at {drug.show(new_daily)} after {current.mode.value} mode: "
-            "tolerance may have fallen while no therapy ran, and no titration step can bound "
-            "a restart; confirm the restart dose (state a reason)",
+            f"{drug.id} at {drug.show(new_daily)} after {current.mode.value} mode: no therapy "
+            "runs now, so no titration step can bound this dose (and tolerance may have "
+            "fallen); confirm the dose (state a reason)",
             drug.show(new_daily),
         )
     return None
