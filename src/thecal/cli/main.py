@@ -14,6 +14,16 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Keeps `thecal` a command group even while only one command is registered."""
+
+
+from thecal.cli.sim import sim  # noqa: E402
+
+app.command("sim")(sim)
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

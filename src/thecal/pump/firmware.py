@@ -1100,7 +1100,6 @@ class Firmware:
         elif AlarmKind.EMPTY_RESERVOIR in self._active_kinds():
             self._set_state(TherapyState.MINIMUM_RATE, Cause.EMPTY_RESERVOIR)
         else:
-            r.state = TherapyState.STOPPED  # force a logged change into the new prescription
             self._set_state(TherapyState.RUNNING, Cause.PRESCRIPTION)
         self._log(
             LogKind.PRESCRIPTION_WRITTEN,

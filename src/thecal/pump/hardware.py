@@ -183,11 +183,14 @@ class PumpHardware:
         pathway_volume: Volume,
         primed: bool,
         faults: Sequence[Fault] = (),
+        battery_charge: Fraction = Fraction(1),
     ) -> PumpHardware:
         """A new pump, filled with `fill` of `drug`, its fluid path full of that drug if
-        `primed`, else of drug-free fluid."""
+        `primed`, else of drug-free fluid; its battery at `battery_charge` of capacity."""
         if fill.amount < 0 or fill > profile.capacity:
             raise ValueError(f"fill {fill} must be from 0 to the reservoir's {profile.capacity}")
+        if not 0 < battery_charge <= 1:
+            raise ValueError("battery charge must be above 0 and at most 1 (full)")
         now = to_us(at)
         path_conc = concentration.amount if primed else Fraction(0)
         pathway = [(pathway_volume.amount, path_conc)] if pathway_volume.amount > 0 else []
@@ -197,7 +200,7 @@ class PumpHardware:
             reservoir_drug=drug.strip().lower(),
             pathway=pathway,
             oscillator=Oscillator(now, now),
-            charge=Fraction(1) if profile.battery is not None else None,
+            charge=battery_charge if profile.battery is not None else None,
             charge_at=now,
         )
         return cls(profile, state, faults)

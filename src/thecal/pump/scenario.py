@@ -133,6 +133,7 @@ class Scenario:
     serial: str = "SIM-0001"
     catheter_volume: Volume = field(default_factory=Volume.zero)
     primed: bool = True
+    battery_charge: Fraction = Fraction(1)
     patient: PatientUsage | None = None
     faults: tuple[Fault, ...] = ()
     refills: tuple[RefillPlan, ...] = ()
@@ -453,7 +454,10 @@ def parse_scenario(data: Mapping[str, Any], resolve: PrescriptionResolver) -> Sc
     pump: Mapping[str, Any] = data["pump"] if isinstance(data.get("pump"), dict) else {}
     if "pump" not in data:
         read.problems.append("pump: missing ([pump] with model = ...)")
-    read.unknown(pump, {"model", "serial", "catheter_volume", "primed"}, "pump")
+    read.unknown(pump, {"model", "serial", "catheter_volume", "primed", "battery_charge"}, "pump")
+    charge = read.take(pump, "battery_charge", "pump.", _fraction, Fraction(1))
+    if charge is not None and not 0 < charge <= 1:
+        read.problems.append("pump.battery_charge: must be above 0 and at most 1 (a new pump)")
     model = read.take(pump, "model", "pump.", _text)
     if model is not None:
         try:
@@ -534,6 +538,7 @@ def parse_scenario(data: Mapping[str, Any], resolve: PrescriptionResolver) -> Sc
         serial=str(pump.get("serial", "SIM-0001")),
         catheter_volume=read.take(pump, "catheter_volume", "pump.", parse_volume, Volume.zero()),
         primed=bool(pump.get("primed", True)),
+        battery_charge=charge,
         patient=patient,
         faults=tuple(f for f in faults if f is not None),
         refills=tuple(sorted((r for r in refills if r is not None), key=lambda r: r.at)),
@@ -585,6 +590,7 @@ def run_scenario(
         mode=scenario.mode,
         faults=scenario.faults,
         observer=events.append,
+        battery_charge=scenario.battery_charge,
     )
     rng = random.Random(scenario.seed)
     end = scenario.end

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from thecal.pump.codec import from_plain, register, to_plain
@@ -113,15 +114,19 @@ class PumpTwin:
         library: DrugLibrary | None = None,
         faults: Sequence[Fault] = (),
         observer: Observer | None = None,
+        battery_charge: Fraction = Fraction(1),
     ) -> PumpTwin:
         """Implant a pump of `model_id` at true time `at` (its clock is set to `at`),
         filled with `fill` of `drug` at `concentration`, running `prescription` (None:
         stopped). The fluid path (pump tubing plus `catheter_volume`) holds the drug if
-        `primed`, else drug-free fluid that a priming bolus must push out."""
+        `primed`, else drug-free fluid that a priming bolus must push out. The battery
+        starts at `battery_charge` (a fraction of capacity: 1 for a new pump)."""
         profile = device_profile(model_id)
         library = library if library is not None else default_library()
         pathway = profile.model.tubing_volume.value + (catheter_volume or Volume.zero())
-        hardware = PumpHardware.implanted(profile, at, drug, concentration, fill, pathway, primed)
+        hardware = PumpHardware.implanted(
+            profile, at, drug, concentration, fill, pathway, primed, battery_charge=battery_charge
+        )
         now = to_us(at)
         firmware = Firmware.implant(
             profile,
