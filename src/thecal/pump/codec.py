@@ -49,11 +49,11 @@ def registered(cls: T) -> T:
 
 def to_plain(value: Any) -> Any:
     """A JSON-able form of `value` that `from_plain` turns back into an equal value."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, Enum):
+    if isinstance(value, Enum):  # before str: a StrEnum is also a str
         _known(type(value))
         return {"$e": type(value).__name__, "v": value.value}
+    if value is None or isinstance(value, bool | str):
+        return value
     if isinstance(value, int):
         return value
     if isinstance(value, Fraction):

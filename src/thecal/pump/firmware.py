@@ -532,6 +532,7 @@ class Firmware:
                     if to_stroke <= rate * (b - a):
                         b = min(b, a + _ceil(to_stroke / rate))
                         stop = True
+                r.ticks = b  # the strokes complete at `b`: what they raise happens then
                 interrupted = self._accrue(rate * (b - a), b)
                 stop = stop or interrupted
             a = b
@@ -582,8 +583,9 @@ class Firmware:
             crossing = self._analytic_crossing(a, target, r.estimate - level)
             if crossing is not None:
                 b = min(target, _ceil(crossing))
-        self._accrue(self._analytic_volume(a, b), b)
+        volume = self._analytic_volume(a, b)
         r.ticks = b
+        self._accrue(volume, b)
 
     def _analytic_volume(self, a: int, b: int) -> Fraction:
         overlay = self.ram.overlay
