@@ -285,9 +285,13 @@ def test_constant_flow_pump_is_unaffected_by_mri():
     fault = MriExposure(scan, scan + timedelta(hours=1), Duration.from_hours(5))
     twins = [
         PumpTwin.implant(
-            "constant-flow-30", T0, drug="morphine", concentration=Concentration.from_mg_per_ml(1),
-            fill=Volume.from_ml(30), faults=faults,
-        )  # fmt: skip
+            "constant-flow-30",
+            T0,
+            drug="morphine",
+            concentration=Concentration.from_mg_per_ml(1),
+            fill=Volume.from_ml(30),
+            faults=faults,
+        )
         for faults in ((), (fault,))
     ]
     for twin in twins:

@@ -59,9 +59,7 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, Fraction):
         return {"$q": f"{value.numerator}/{value.denominator}"}
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            raise TypeError("only naive datetimes are encoded")
-        return {"$dt": value.isoformat()}
+        return {"$dt": value.isoformat()}  # an aware time keeps its offset
     if isinstance(value, bytes):
         return {"$b": base64.b64encode(value).decode("ascii")}
     if isinstance(value, tuple):

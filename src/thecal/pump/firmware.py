@@ -801,7 +801,9 @@ class Firmware:
             response=spec.response.value,
         )
         if spec.response is DeliveryResponse.MINIMUM_RATE:
-            self._set_state(TherapyState.MINIMUM_RATE, cause or Cause.COMMAND)
+            # A response only ever reduces delivery: a stopped pump stays stopped.
+            if r.state in (TherapyState.RUNNING, TherapyState.MINIMUM_RATE):
+                self._set_state(TherapyState.MINIMUM_RATE, cause or Cause.COMMAND)
         elif spec.response is DeliveryResponse.STOP:
             self._set_state(TherapyState.END_OF_SERVICE, cause or Cause.END_OF_SERVICE)
         elif spec.response is DeliveryResponse.SUSPENDED:
