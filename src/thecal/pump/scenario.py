@@ -628,6 +628,7 @@ def run_scenario(
             else:
                 granted += 1
         elif isinstance(action, RefillPlan):
+            samples.append(_sample(twin))  # just before and just after: the plot shows a step
             visit = twin.refill_visit(
                 action.volume,
                 aspirate=action.aspirate,
@@ -642,6 +643,7 @@ def run_scenario(
             if action.prescription is not None:
                 rx = action.prescription
                 twin.send(WritePrescription(rx, rx.content_hash))
+            samples.append(_sample(twin))
         elif isinstance(action, ScheduledCommand):
             twin.send(action.command, action.role)
     truth = twin.truth()
