@@ -221,3 +221,23 @@ def test_a_restored_twin_remembers_request_ids():
     first = twin.handle(stop)
     restored = PumpTwin.restore(json.loads(json.dumps(twin.snapshot())))
     assert restored.handle(stop) == first
+
+
+def test_a_corrupted_log_entry_is_found_by_the_scrub_and_kept_as_a_lost_entry():
+    from thecal.pump import MemoryCorruption
+
+    twin = implant(baclofen(400))
+    for _ in range(3):
+        clinician(twin, AlarmTest())
+    hit = twin.now + timedelta(minutes=1)
+    twin.inject_fault(MemoryCorruption(hit, None, "log/2"))
+    twin.advance(hit + timedelta(hours=2))
+    assert AlarmKind.MEMORY_ERROR in {a.kind for a in twin.view().alarms}
+    rx = baclofen(400)
+    accepted(clinician(twin, WritePrescription(rx, rx.content_hash)))
+    events = twin.view().events
+    assert AlarmKind.MEMORY_ERROR not in {a.kind for a in twin.view().alarms}
+    assert events[1].seq == 2 and events[1].kind is LogKind.ENTRY_LOST
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    twin.advance(twin.now + timedelta(days=3))  # the scrub finds nothing more
+    assert AlarmKind.MEMORY_ERROR not in {a.kind for a in twin.view().alarms}

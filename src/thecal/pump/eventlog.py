@@ -117,6 +117,17 @@ class EventLog:
             return False
         return raw is not None
 
+    def repair(self) -> tuple[int, ...]:
+        """Rewrite every unreadable retained cell as an `ENTRY_LOST` entry with its own
+        sequence number (after a memory error); returns the sequence numbers repaired."""
+        repaired = []
+        for seq in range(self.first_seq, self.next_seq):
+            if not self.intact(seq):
+                lost = self.read(seq)
+                self.nvm.write(self._key(seq), encode_bytes(lost))
+                repaired.append(seq)
+        return tuple(repaired)
+
     @classmethod
     def recover(cls, nvm: NonVolatileMemory, capacity: int) -> EventLog:
         """Rebuild the log's counters from its NVM ring after a restart."""

@@ -751,8 +751,8 @@ class Firmware:
             self._save_therapy()
 
     def _scrub(self) -> str:
-        """Verify the critical records and a few log and request cells; the names of any
-        that fail (empty if all pass)."""
+        """Verify the critical records and the next few log cells (a rolling scrub); the
+        names of any that fail (empty if all pass)."""
         r = self.ram
         nvm = self.hw.memory
         bad = [
@@ -761,7 +761,7 @@ class Firmware:
             if key in r.committed and not nvm.verify(key, r.committed[key])
         ]
         capacity = self.log.capacity
-        for _ in range(8):
+        for _ in range(4):
             seq = self.log.first_seq + (
                 r.scrub_next % max(1, self.log.next_seq - self.log.first_seq)
             )
@@ -1097,6 +1097,7 @@ class Firmware:
         if recovered:
             r.memory_error = False
             self._commit("settings", r.settings)
+            self.log.repair()
             self._clear(AlarmKind.MEMORY_ERROR, "every record rewritten")
         self._cancel_bolus("a new prescription was written")
         if r.low_battery_reset:
