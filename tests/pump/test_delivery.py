@@ -141,7 +141,7 @@ actions = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rx=prescriptions(), plan=actions, fill=st.integers(min_value=1, max_value=20))
 def test_analytic_and_stroke_modes_deliver_the_same_total_within_one_stroke(rx, plan, fill):
     twins = [

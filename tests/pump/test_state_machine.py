@@ -169,7 +169,7 @@ class PumpMachine(RuleBasedStateMachine):
 
 
 PumpMachine.TestCase.settings = settings(
-    max_examples=30,
+    max_examples=100,
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
