@@ -120,8 +120,11 @@ class PumpTwin:
         filled with `fill` of `drug` at `concentration`, running `prescription` (None:
         stopped). The fluid path (pump tubing plus `catheter_volume`) holds the drug if
         `primed`, else drug-free fluid that a priming bolus must push out. The battery
-        starts at `battery_charge` (a fraction of capacity: 1 for a new pump)."""
+        starts at `battery_charge` (a fraction of capacity: 1 for a new pump). A pump
+        without electronics (constant flow) always runs in analytic mode."""
         profile = device_profile(model_id)
+        if not profile.electronics:
+            mode = SimulationMode.ANALYTIC  # a restrictor's flow is continuous, never quantised
         library = library if library is not None else default_library()
         pathway = profile.model.tubing_volume.value + (catheter_volume or Volume.zero())
         hardware = PumpHardware.implanted(
