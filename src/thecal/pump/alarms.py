@@ -195,6 +195,7 @@ class ActiveAlarm:
     raised_at: datetime  # pump local time
     raised_ticks: int
     acknowledged_at: datetime | None = None
+    acknowledged_ticks: int | None = None
 
     @property
     def sounding(self) -> bool:

@@ -1486,7 +1486,7 @@ class Firmware:
         if found is None:
             return Rejected(Rejection.NO_SUCH_ALARM, f"no {kind.value} alarm is active")
         if found.acknowledged_at is None:
-            found = replace(found, acknowledged_at=self.local())
+            found = replace(found, acknowledged_at=self.local(), acknowledged_ticks=r.ticks)
             r.alarms = tuple(found if a.kind is kind else a for a in r.alarms)
             self._log(
                 LogKind.ALARM_ACKNOWLEDGED, f"alarm acknowledged: {kind.value}", alarm=kind.value
@@ -1687,8 +1687,8 @@ class Firmware:
             next_tone = None
             if alarm.sounding:
                 next_tone = self.local(alarm.raised_ticks + (elapsed // every + 1) * every)
-            if alarm.acknowledged_at is not None:
-                acked_ticks = to_us(alarm.acknowledged_at) - r.clock_offset
+            if alarm.acknowledged_ticks is not None:
+                acked_ticks = alarm.acknowledged_ticks
                 sounded = max(0, acked_ticks - alarm.raised_ticks) // every + 1
             out.append(
                 AlarmStatus(
