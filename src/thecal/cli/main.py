@@ -22,6 +22,16 @@ app.add_typer(calc.app, name="calc")
 app.command("tour", cls=OneLineErrorsCommand)(tour.tour)
 
 
+@app.callback()
+def _root() -> None:
+    """Keeps `thecal` a command group even while only one command is registered."""
+
+
+from thecal.cli.sim import sim  # noqa: E402
+
+app.command("sim")(sim)
+
+
 def run() -> None:
     """Console-script entry point."""
     app()
