@@ -48,7 +48,7 @@ def user_errors() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
-    except tuple(USER_ERRORS) as error:  # noqa: B030 - a tuple of classes built at runtime
+    except tuple(USER_ERRORS) as error:
         fail(_describe(error))
 
 
@@ -88,5 +88,3 @@ def emit_json(payload: dict[str, Any]) -> None:
     """Write exactly one JSON object to stdout."""
     sys.stdout.write(json.dumps(to_jsonable(payload), ensure_ascii=False) + "\n")
     sys.stdout.flush()
-
-

@@ -90,7 +90,9 @@ ACCEPTED_VOLUME_UNITS = "mL, µL, uL"
 ACCEPTED_DURATION_UNITS = "s, min, h, hour(s), day(s), week(s)"
 ACCEPTED_RATE_TIME_UNITS = "day, h, hour, min"
 
-_NUMBER = re.compile(r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>.*)$")
+_NUMBER = re.compile(
+    r"^\s*(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>.*)$"
+)
 
 
 class QuantityParseError(ValueError):
@@ -205,17 +207,13 @@ def parse_mass(text: object, field: str = "mass") -> Mass:
 
 def parse_volume(text: object, field: str = "volume") -> Volume:
     """Parse e.g. ``"20 mL"`` or ``"140 µL"`` into a `Volume`."""
-    accepted = (
-        f"a non-negative number and a volume unit ({ACCEPTED_VOLUME_UNITS}), e.g. '20 mL'"
-    )
+    accepted = f"a non-negative number and a volume unit ({ACCEPTED_VOLUME_UNITS}), e.g. '20 mL'"
     return _parse_simple(text, field, _VOLUME_UNITS, "volume", accepted, Volume)
 
 
 def parse_duration(text: object, field: str = "duration") -> Duration:
     """Parse e.g. ``"8 h"``, ``"15 min"`` or ``"90 days"`` into a `Duration`."""
-    accepted = (
-        f"a non-negative number and a time unit ({ACCEPTED_DURATION_UNITS}), e.g. '8 h'"
-    )
+    accepted = f"a non-negative number and a time unit ({ACCEPTED_DURATION_UNITS}), e.g. '8 h'"
     number, unit = _split(text, field, accepted)
     factor = _DURATION_UNITS.get(unit)
     if factor is None:
@@ -274,22 +272,47 @@ def parse_volume_rate(text: object, field: str = "volume rate") -> VolumeRate:
     return VolumeRate(per_second * 86400)
 
 
-def format_quantity(
-    value: Mass | Volume | Duration | Concentration | DoseRate | VolumeRate,
-) -> str:
-    """Canonical exact text that the matching `parse_*` reads back to an equal value.
+AnyQuantity = Mass | Volume | Duration | Concentration | DoseRate | VolumeRate
 
-    Uses the base unit and as many decimal places as needed; for values with a
-    non-terminating decimal expansion the text is a fraction-free truncation and
-    the round trip is not exact (use TOML's exact fields for those).
+# Candidate display units per kind, most readable first: (unit text, base units per unit,
+# smallest base amount for which the unit reads well).
+_DISPLAY_UNITS: dict[type, tuple[tuple[str, Fraction, Fraction], ...]] = {
+    Mass: (("mg", Fraction(1000), Fraction(1000)), ("mcg", Fraction(1), Fraction(0)),
+           ("ng", Fraction(1, 1000), Fraction(0))),
+    Volume: (("mL", Fraction(1), Fraction(0)), ("µL", Fraction(1, 1000), Fraction(0))),
+    Duration: (("h", Fraction(3600), Fraction(3600)), ("min", Fraction(60), Fraction(60)),
+               ("s", Fraction(1), Fraction(0))),
+    Concentration: (("mg/mL", Fraction(1000), Fraction(1000)),
+                    ("mcg/mL", Fraction(1), Fraction(0))),
+    DoseRate: (("mg/day", Fraction(1000), Fraction(1000)), ("mcg/day", Fraction(1), Fraction(0)),
+               ("mcg/h", Fraction(24), Fraction(0))),
+    VolumeRate: (("mL/day", Fraction(1), Fraction(0)), ("mL/h", Fraction(24), Fraction(0))),
+}  # fmt: skip
+
+
+def _terminates(value: Fraction, places: int) -> bool:
+    scaled: Fraction = value * int(10**places)
+    return scaled.denominator == 1
+
+
+def format_quantity(value: AnyQuantity, places: int = 9) -> str:
+    """Exact, readable text that the matching `parse_*` reads back to an equal value.
+
+    Picks the most readable unit in which the amount is a decimal of at most
+    `places` places (``"0.5 mg"``, ``"2.4 mcg/day"``, ``"10 min"``). Raises
+    `ValueError` if no unit gives an exact decimal (e.g. 1/3 mg): such a value
+    must be rounded explicitly before it is written down.
     """
-    text = decimal_text(value.amount, 12)
-    unit = {
-        Mass: "mcg",
-        Volume: "mL",
-        Duration: "s",
-        Concentration: "mcg/mL",
-        DoseRate: "mcg/day",
-        VolumeRate: "mL/day",
-    }[type(value)]
-    return f"{text} {unit}"
+    amount = value.amount
+    candidates = _DISPLAY_UNITS[type(value)]
+    for unit, factor, smallest in candidates:
+        scaled = amount / factor
+        if abs(amount) >= smallest and _terminates(scaled, places):
+            return f"{decimal_text(scaled, places)} {unit}"
+    for unit, factor, _ in candidates:
+        scaled = amount / factor
+        if _terminates(scaled, places):
+            return f"{decimal_text(scaled, places)} {unit}"
+    raise ValueError(
+        f"{value!r} has no exact decimal form; round it explicitly before writing it down"
+    )

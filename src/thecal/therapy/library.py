@@ -1,0 +1,424 @@
+"""The drug library: which drugs and concentrations a pump may hold, with their limits.
+
+Every number in the library is a `Sourced` value: it names its published source,
+or it says plainly that it is a site-configurable default. The reference library
+ships in `data/drug_library.toml`; a clinic may load its own file in the same
+format. Loading validates the whole file and reports every problem at once
+(`DrugLibraryError.problems`), so a pharmacist fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, exact
+from thecal.therapy.sourced import Sourced, SourcedReader, parse_bool
+from thecal.therapy.units import (
+    parse_concentration,
+    parse_dose_rate,
+    parse_duration,
+    parse_mass,
+)
+
+__all__ = [
+    "ConcentrationEntry",
+    "DrugEntry",
+    "DrugLibrary",
+    "DrugLibraryError",
+    "TitrationStep",
+    "default_library",
+    "load_library",
+    "parse_library",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TitrationStep:
+    """Largest allowed increase of the daily dose: absolute, or a percentage of the current."""
+
+    absolute: DoseRate | None = None
+    percent: Fraction | None = None
+
+    def bound_for(self, current: DoseRate) -> DoseRate:
+        """The largest allowed increase from `current`."""
+        if self.absolute is not None:
+            return self.absolute
+        assert self.percent is not None
+        return current.scaled(self.percent / 100)
+
+    def __str__(self) -> str:
+        if self.absolute is not None:
+            return str(self.absolute)
+        return f"{self.percent} %"
+
+
+@dataclass(frozen=True)
+class ConcentrationEntry:
+    """One concentration a drug may be filled at; may carry its own stability limit."""
+
+    concentration: Sourced[Concentration]
+    stability_max_interval: Sourced[Duration] | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DrugEntry:
+    """One drug's library entry. Limits are per day unless named otherwise."""
+
+    id: str
+    name: str
+    drug_class: str
+    opioid: bool
+    aliases: tuple[str, ...]
+    approved_for_pump: Sourced[bool]
+    high_risk_withdrawal: Sourced[bool]
+    concentrations: tuple[ConcentrationEntry, ...]
+    daily_dose_soft_max: Sourced[DoseRate]
+    daily_dose_hard_max: Sourced[DoseRate]
+    bolus_dose_soft_max: Sourced[Mass] | None
+    bolus_dose_hard_max: Sourced[Mass] | None
+    titration_max_step_soft: Sourced[TitrationStep] | None
+    titration_max_step_hard: Sourced[TitrationStep] | None
+    titration_min_interval_soft: Sourced[Duration] | None
+    titration_min_interval_hard: Sourced[Duration] | None
+    stability_max_interval: Sourced[Duration]
+    first_fill_max_interval: Sourced[Duration] | None = None
+    start_dose_max: Sourced[DoseRate] | None = None
+
+    def concentration_entry(self, concentration: Concentration) -> ConcentrationEntry | None:
+        """The library entry for exactly this concentration, or None."""
+        for entry in self.concentrations:
+            if entry.concentration.value == concentration:
+                return entry
+        return None
+
+    def stability_for(self, concentration: Concentration) -> Sourced[Duration]:
+        """Longest refill interval for this concentration (its own, else the drug's)."""
+        entry = self.concentration_entry(concentration)
+        if entry is not None and entry.stability_max_interval is not None:
+            return entry.stability_max_interval
+        return self.stability_max_interval
+
+    def sourced_values(self) -> Iterable[tuple[str, Sourced[Any]]]:
+        """Every sourced number of this entry with its field name (for display and audit)."""
+        for name in (
+            "approved_for_pump",
+            "high_risk_withdrawal",
+            "daily_dose_soft_max",
+            "daily_dose_hard_max",
+            "bolus_dose_soft_max",
+            "bolus_dose_hard_max",
+            "titration_max_step_soft",
+            "titration_max_step_hard",
+            "titration_min_interval_soft",
+            "titration_min_interval_hard",
+            "stability_max_interval",
+            "first_fill_max_interval",
+            "start_dose_max",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                yield name, value
+        for index, entry in enumerate(self.concentrations):
+            yield f"concentrations[{index}]", entry.concentration
+            if entry.stability_max_interval is not None:
+                yield (
+                    f"concentrations[{index}].stability_max_interval",
+                    entry.stability_max_interval,
+                )
+
+
+@dataclass(frozen=True)
+class DrugLibrary:
+    """A validated drug library."""
+
+    name: str
+    version: str
+    drugs: tuple[DrugEntry, ...]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def find(self, name: str) -> DrugEntry | None:
+        """The entry whose id, name or alias matches `name` (case-insensitive), or None."""
+        wanted = name.strip().lower()
+        for drug in self.drugs:
+            if wanted in (drug.id, drug.name.lower(), *drug.aliases):
+                return drug
+        return None
+
+    def get(self, name: str) -> DrugEntry:
+        """Like `find`, but a `ValueError` naming the accepted drugs when absent."""
+        drug = self.find(name)
+        if drug is None:
+            raise ValueError(f"drug {name!r} is not in the library; accepted: {self.drug_ids()}")
+        return drug
+
+    def drug_ids(self) -> str:
+        return ", ".join(drug.id for drug in self.drugs)
+
+    def cite(self, sourced: Sourced[Any]) -> str:
+        """Full citation text for a sourced value, or the site-default statement."""
+        if sourced.site_default or sourced.source is None:
+            return "site-configurable default (no published number found)"
+        return self.sources.get(sourced.source, sourced.source)
+
+
+class DrugLibraryError(ValueError):
+    """A library file that does not validate; `problems` lists every problem found."""
+
+    def __init__(self, origin: str, problems: list[str]) -> None:
+        self.origin = origin
+        self.problems = tuple(problems)
+        listing = "; ".join(problems)
+        super().__init__(f"drug library {origin} has {len(problems)} problem(s): {listing}")
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+def _parse_step(raw: object, where: str) -> TitrationStep:
+    if isinstance(raw, str) and raw.strip().endswith("%"):
+        number = raw.strip()[:-1].strip()
+        try:
+            percent = exact(number)
+        except (ValueError, TypeError):
+            raise ValueError(f"{where}: {raw!r} is not a percentage like '20 %'") from None
+        if percent <= 0:
+            raise ValueError(f"{where}: {raw!r} must be a positive percentage")
+        return TitrationStep(percent=percent)
+    return TitrationStep(absolute=parse_dose_rate(raw, where))
+
+
+def _text(entry: Mapping[str, object], key: str, where: str, problems: list[str]) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}.{key}: missing or not text")
+        return ""
+    return value.strip()
+
+
+def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | None:
+    if not isinstance(raw, dict):
+        collect.problems.append(f"{where}: must be a table")
+        return None
+    before = len(collect.problems)
+    drug_id = _text(raw, "id", where, collect.problems).lower()
+    where = f"drug {drug_id!r}" if drug_id else where
+    name = _text(raw, "name", where, collect.problems)
+    drug_class = _text(raw, "drug_class", where, collect.problems)
+    opioid = raw.get("opioid", False)
+    if not isinstance(opioid, bool):
+        collect.problems.append(f"{where}.opioid: must be true or false")
+        opioid = False
+    aliases_raw = raw.get("aliases", [])
+    aliases: tuple[str, ...] = ()
+    if isinstance(aliases_raw, list) and all(isinstance(a, str) for a in aliases_raw):
+        aliases = tuple(a.strip().lower() for a in aliases_raw)
+    else:
+        collect.problems.append(f"{where}.aliases: must be a list of names")
+
+    def s(key: str, parse: Callable[[object, str], T], required: bool = True) -> Sourced[T] | None:
+        return collect.sourced(f"{where}.{key}", raw.get(key), parse, required)
+
+    approved = s("approved_for_pump", parse_bool)
+    withdrawal = s("high_risk_withdrawal", parse_bool)
+    soft = s("daily_dose_soft_max", parse_dose_rate)
+    hard = s("daily_dose_hard_max", parse_dose_rate)
+    bolus_soft = s("bolus_dose_soft_max", parse_mass, required=False)
+    bolus_hard = s("bolus_dose_hard_max", parse_mass, required=False)
+    step_soft = s("titration_max_step_soft", _parse_step, required=False)
+    step_hard = s("titration_max_step_hard", _parse_step, required=False)
+    interval_soft = s("titration_min_interval_soft", parse_duration, required=False)
+    interval_hard = s("titration_min_interval_hard", parse_duration, required=False)
+    stability = s("stability_max_interval", parse_duration)
+    first_fill = s("first_fill_max_interval", parse_duration, required=False)
+    start_max = s("start_dose_max", parse_dose_rate, required=False)
+
+    known = {
+        "id", "name", "drug_class", "opioid", "aliases", "concentrations",
+        "approved_for_pump", "high_risk_withdrawal", "daily_dose_soft_max",
+        "daily_dose_hard_max", "bolus_dose_soft_max", "bolus_dose_hard_max",
+        "titration_max_step_soft", "titration_max_step_hard", "titration_min_interval_soft",
+        "titration_min_interval_hard", "stability_max_interval", "first_fill_max_interval",
+        "start_dose_max",
+    }  # fmt: skip
+    unknown = set(raw) - known
+    if unknown:
+        collect.problems.append(f"{where}: unknown key(s) {sorted(unknown)}")
+
+    concentrations: list[ConcentrationEntry] = []
+    raw_concentrations = raw.get("concentrations")
+    if not isinstance(raw_concentrations, list) or not raw_concentrations:
+        collect.problems.append(
+            f"{where}.concentrations: needs at least one [[drugs.concentrations]]"
+        )
+        raw_concentrations = []
+    seen: set[Concentration] = set()
+    for index, item in enumerate(raw_concentrations):
+        at = f"{where}.concentrations[{index}]"
+        if not isinstance(item, dict):
+            collect.problems.append(f"{at}: must be a table")
+            continue
+        value = collect.sourced(f"{at}.value", item.get("value"), parse_concentration)
+        own_stability = collect.sourced(
+            f"{at}.stability_max_interval",
+            item.get("stability_max_interval"),
+            parse_duration,
+            required=False,
+        )
+        if value is None:
+            continue
+        if value.value.amount <= 0:
+            collect.problems.append(f"{at}.value: a concentration must be positive")
+        if value.value in seen:
+            collect.problems.append(f"{at}: duplicate concentration {value.value}")
+        seen.add(value.value)
+        concentrations.append(ConcentrationEntry(value, own_stability, str(item.get("note", ""))))
+
+    # Soft limits must lie inside hard ones.
+    def inside(soft_value: Sourced[Any] | None, hard_value: Sourced[Any] | None, what: str) -> None:
+        if (
+            soft_value is not None
+            and hard_value is not None
+            and soft_value.value > hard_value.value
+        ):
+            collect.problems.append(
+                f"{where}: {what} soft limit {soft_value.value} is above its hard limit "
+                f"{hard_value.value} (soft must be inside hard)"
+            )
+
+    inside(soft, hard, "daily dose")
+    inside(bolus_soft, bolus_hard, "bolus dose")
+    if (
+        interval_soft is not None
+        and interval_hard is not None
+        and interval_soft.value < interval_hard.value
+    ):
+        collect.problems.append(
+            f"{where}: titration interval soft minimum {interval_soft.value} is shorter than "
+            f"its hard minimum {interval_hard.value} (soft must be inside hard)"
+        )
+    if (
+        step_soft is not None
+        and step_hard is not None
+        and (step_soft.value.absolute is None) == (step_hard.value.absolute is None)
+    ):
+        inner, outer = step_soft.value, step_hard.value
+        if (
+            inner.absolute is not None
+            and outer.absolute is not None
+            and inner.absolute > outer.absolute
+        ) or (
+            inner.percent is not None
+            and outer.percent is not None
+            and inner.percent > outer.percent
+        ):
+            collect.problems.append(
+                f"{where}: titration step soft limit {inner} is above its hard limit {outer}"
+            )
+    positives: tuple[tuple[str, Sourced[DoseRate] | Sourced[Duration] | None], ...] = (
+        ("daily_dose_hard_max", hard),
+        ("stability_max_interval", stability),
+    )
+    for label, positive in positives:
+        if positive is not None and positive.value.amount <= 0:
+            collect.problems.append(f"{where}.{label}: must be positive")
+
+    if len(collect.problems) > before:
+        return None
+    assert approved and withdrawal and soft and hard and stability
+    return DrugEntry(
+        id=drug_id,
+        name=name,
+        drug_class=drug_class,
+        opioid=opioid,
+        aliases=aliases,
+        approved_for_pump=approved,
+        high_risk_withdrawal=withdrawal,
+        concentrations=tuple(concentrations),
+        daily_dose_soft_max=soft,
+        daily_dose_hard_max=hard,
+        bolus_dose_soft_max=bolus_soft,
+        bolus_dose_hard_max=bolus_hard,
+        titration_max_step_soft=step_soft,
+        titration_max_step_hard=step_hard,
+        titration_min_interval_soft=interval_soft,
+        titration_min_interval_hard=interval_hard,
+        stability_max_interval=stability,
+        first_fill_max_interval=first_fill,
+        start_dose_max=start_max,
+    )
+
+
+def parse_library(text: str, origin: str = "<text>") -> DrugLibrary:
+    """Build a `DrugLibrary` from TOML text; raise `DrugLibraryError` listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise DrugLibraryError(origin, [f"not valid TOML: {error}"]) from None
+    problems: list[str] = []
+    if data.get("schema") != 1:
+        problems.append("schema: must be 1")
+    raw_sources = data.get("sources", {})
+    sources: dict[str, str] = {}
+    if isinstance(raw_sources, dict):
+        for key, value in raw_sources.items():
+            if isinstance(value, str) and value.strip():
+                sources[key] = value.strip()
+            else:
+                problems.append(f"sources.{key}: must be non-empty citation text")
+    else:
+        problems.append("sources: must be a table of id = citation")
+    collect = SourcedReader(sources, problems)
+    raw_drugs = data.get("drugs")
+    if not isinstance(raw_drugs, list) or not raw_drugs:
+        problems.append("drugs: needs at least one [[drugs]] entry")
+        raw_drugs = []
+    drugs: list[DrugEntry] = []
+    names: dict[str, str] = {}
+    for index, raw in enumerate(raw_drugs):
+        drug = _build_drug(raw, f"drugs[{index}]", collect)
+        if drug is None:
+            continue
+        for key in dict.fromkeys((drug.id, drug.name.lower(), *drug.aliases)):
+            if key in names and names[key] != drug.id:
+                problems.append(f"drug {drug.id!r}: name {key!r} is also used by {names[key]!r}")
+            elif key in names and key == drug.id:
+                problems.append(f"drug {drug.id!r}: duplicate drug id")
+            names[key] = drug.id
+        drugs.append(drug)
+    if problems:
+        raise DrugLibraryError(origin, problems)
+    name = str(data.get("name", origin))
+    version = str(data.get("version", ""))
+    return DrugLibrary(name=name, version=version, drugs=tuple(drugs), sources=sources)
+
+
+def load_library(path: Path | str) -> DrugLibrary:
+    """Read and validate a clinic's library file."""
+    file = Path(path)
+    return parse_library(file.read_text(encoding="utf-8"), origin=str(file))
+
+
+_DEFAULT: DrugLibrary | None = None
+
+
+def default_library() -> DrugLibrary:
+    """The reference library shipped with thecal (validated once, then cached)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        text = (
+            resources.files("thecal.therapy")
+            .joinpath("data/drug_library.toml")
+            .read_text(encoding="utf-8")
+        )
+        _DEFAULT = parse_library(text, origin="thecal reference library")
+    return _DEFAULT
