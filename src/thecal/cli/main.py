@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from thecal.cli import science as science_cli
+
 app = typer.Typer(
     name="thecal",
     help="thecal: intrathecal drug-delivery system (pump twin, programmer, clinic, science). "
@@ -12,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(science_cli.app, name="science")
 
 
 def run() -> None:

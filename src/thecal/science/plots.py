@@ -74,11 +74,9 @@ def spread_figure(scenario: ScenarioResult) -> Figure:
     ax_seg.set_yscale("log")
     ax_seg.set_xticks(x, names, rotation=90, fontsize=7)
     ax_seg.set_ylabel("CSF concentration at the segment (µg/mL)")
-    ax_seg.set_title("cord segments (green: reached the effective level)")
+    ax_seg.set_title("cord segments (green: covered)")
     ax_seg.legend(fontsize=8)
-    fig.text(
-        0.01,
-        0.005,
+    fig.supxlabel(
         "Model estimate, not a medical device; per-patient anatomy and posture are unknown.",
         fontsize=7,
         color="gray",

@@ -250,7 +250,7 @@ def _tip_weights(grid: CanalGrid, tip_cm: float) -> tuple[int, int, float, float
         return 0, 1, 1.0, 0.0
     if s >= n - 1:
         return n - 2, n - 1, 0.0, 1.0
-    j = int(math.floor(s))
+    j = math.floor(s)
     frac = s - j
     return j, j + 1, 1.0 - frac, frac
 
