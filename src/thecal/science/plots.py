@@ -10,6 +10,7 @@ matplotlib.use("Agg")  # no display on servers and in tests
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
@@ -19,7 +20,7 @@ from thecal.therapy import anatomy
 __all__ = ["level_ticks", "save", "spread_figure"]
 
 
-def level_ticks(ax: plt.Axes, axis: str = "x", every: int = 2) -> None:
+def level_ticks(ax: Axes, axis: str = "x", every: int = 2) -> None:
     """Label an axis in cm with vertebral levels as a secondary axis."""
     end = float(anatomy.canal_landmarks().dural_sac_end_cm)
     levels = [v for v in anatomy.vertebrae() if float(v.position_cm) < end]

@@ -50,6 +50,7 @@ __all__ = [
     "SteadyState",
     "bolus_delivery",
     "continuous_delivery",
+    "dense_operator",
     "simulate",
     "steady_state",
 ]
@@ -195,7 +196,7 @@ class SpreadResult:
 
     @property
     def final_canal(self) -> FloatArray:
-        return self.canal_history[-1]
+        return np.asarray(self.canal_history[-1], dtype=np.float64)
 
     @property
     def final_cranial(self) -> float:
@@ -203,7 +204,7 @@ class SpreadResult:
 
     @property
     def probe_final(self) -> FloatArray:
-        return self.probe_history[-1]
+        return np.asarray(self.probe_history[-1], dtype=np.float64)
 
     def concentration_at(self, x_cm: float | FloatArray, sample: int = -1) -> FloatArray:
         """Concentration at positions `x_cm` for one sample (default: final)."""
@@ -268,7 +269,7 @@ class _Operator:
     def apply(self, c: FloatArray) -> FloatArray:
         """K @ c for the tridiagonal K in `band`."""
         upper, diag, lower = self.band
-        out = diag * c
+        out: FloatArray = diag * c
         out[:-1] += upper[1:] * c[1:]
         out[1:] += lower[:-1] * c[:-1]
         return out
@@ -351,6 +352,24 @@ def _operator(
 
 def _volumes(grid: CanalGrid) -> FloatArray:
     return np.concatenate(([grid.cranial_volume_ml], grid.volumes))
+
+
+def dense_operator(
+    grid: CanalGrid,
+    drug: DrugTransport,
+    tip_cm: float,
+    drug_rate_ug_s: float,
+    fluid_rate_ml_s: float = 0.0,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(K, V, S) as dense arrays, node 0 the cranium: V dc/dt = K c + S.
+
+    For checks and benchmarks against simple reference methods; the solver
+    itself keeps K banded.
+    """
+    op = _operator(grid, drug, tip_cm, drug_rate_ug_s, fluid_rate_ml_s, None)
+    upper, diag, lower = op.band
+    k = np.diag(diag) + np.diag(upper[1:], 1) + np.diag(lower[:-1], -1)
+    return k, _volumes(grid), op.source.copy()
 
 
 # ---------------------------------------------------------------------------
