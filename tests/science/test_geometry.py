@@ -12,7 +12,7 @@ from thecal.science.geometry import (
     pulsatile_dispersion_at,
     stroke_volume_at,
 )
-from thecal.science.parameters import drug_transport, model_parameters, parameter_table
+from thecal.science.parameters import drug_transport, model_parameters
 from thecal.therapy.anatomy import canal_landmarks, parse_vertebra
 
 T11_T12_DISC_CM = float(parse_vertebra("T11").position_cm + parse_vertebra("T12").position_cm) / 2
@@ -70,16 +70,6 @@ def test_area_is_positive_everywhere_in_the_canal() -> None:
     params = model_parameters()
     x = np.linspace(0, params.canal_length_cm, 1000)
     assert np.all(area_at(x, params) > 0)
-
-
-def test_every_parameter_names_its_kind_and_sources() -> None:
-    rows = parameter_table()
-    assert {"area_profile", "cranial_volume", "csf_production", "mixing_diffusivity"} <= {
-        r.name for r in rows
-    }
-    for row in rows:
-        assert row.kind in {"published", "derived", "model parameter"}
-        assert row.sources
 
 
 def test_grid_resolution_outside_reason_is_refused() -> None:
