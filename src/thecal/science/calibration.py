@@ -52,6 +52,7 @@ from thecal.science.parameters import (
     DrugTransport,
     ModelParameters,
     model_parameters,
+    stored_loss_rates_per_h,
     transport_drugs,
 )
 from thecal.science.spread import Delivery, simulate
@@ -60,10 +61,14 @@ from thecal.therapy import anatomy
 __all__ = [
     "CalibrationResult",
     "Check",
+    "LumbarPK",
     "calibrate",
     "evaluate",
+    "format_checks",
     "kroin_e_folding_length",
     "lumbar_bolus_pk",
+    "protocol_pk",
+    "stored_result",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -457,8 +462,6 @@ def evaluate(
 
 def stored_result() -> CalibrationResult:
     """The calibration stored in the data file, re-evaluated at its grid."""
-    from thecal.science.parameters import stored_loss_rates_per_h
-
     params = model_parameters()
     rates = stored_loss_rates_per_h()
     return CalibrationResult(

@@ -36,7 +36,7 @@ from thecal.science.spread import Delivery, continuous_delivery, simulate, stead
 from thecal.therapy.anatomy import parse_vertebra
 from thecal.therapy.units import parse_concentration, parse_dose_rate, parse_duration
 
-plt = plots.plt
+plt = plots.pyplot
 
 
 def _x(level: str) -> float:

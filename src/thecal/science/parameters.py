@@ -24,10 +24,12 @@ __all__ = [
     "DrugTransport",
     "ModelParameters",
     "Parameter",
+    "accepted_drug_names",
     "drug_transport",
     "model_parameters",
     "model_sources",
     "parameter_table",
+    "stored_loss_rates_per_h",
     "transport_drugs",
 ]
 

@@ -17,7 +17,10 @@ from matplotlib.figure import Figure
 from thecal.science.scenario import ScenarioResult
 from thecal.therapy import anatomy
 
-__all__ = ["level_ticks", "save", "spread_figure"]
+__all__ = ["level_ticks", "pyplot", "save", "spread_figure"]
+
+pyplot = plt
+"""matplotlib.pyplot, with the headless backend already selected."""
 
 
 def level_ticks(ax: Axes, axis: str = "x", every: int = 2) -> None:
