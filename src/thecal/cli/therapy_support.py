@@ -12,12 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TypeVar
 
-import typer
-from typer.core import TyperCommand, TyperGroup
-
-from thecal.cli.output import fail
+from thecal.cli.output import OneLineErrorsCommand, OneLineErrorsGroup, fail
 from thecal.therapy.library import DrugEntry, DrugLibrary, default_library, load_library
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.prescription_toml import read_prescription
@@ -43,56 +40,6 @@ DEFAULT_PUMP = "peristaltic-20"
 drugs`); every output that uses it says so."""
 
 T = TypeVar("T")
-
-
-def _one_line(error: typer.TyperException) -> NoReturn:
-    format_message = getattr(error, "format_message", None)
-    message = format_message() if callable(format_message) else str(error)
-    fail(f"{message} (see --help)")
-
-
-class OneLineErrorsCommand(TyperCommand):
-    """A typer command whose usage errors are one line on stderr, exit 2."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except typer.Exit:
-            raise
-        except typer.TyperException as error:
-            if not hasattr(error, "exit_code"):
-                raise
-            _one_line(error)
-
-
-class OneLineErrorsGroup(TyperGroup):
-    """A typer group whose usage errors (unknown sub-command too) are one line, exit 2.
-
-    Its commands need ``cls=OneLineErrorsCommand`` themselves (typer builds each
-    command from its own `cls`). A group called with no arguments still shows its help.
-    """
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if not args:
-            return super().parse_args(ctx, args)  # help, as for any typer group
-        try:
-            return super().parse_args(ctx, args)
-        except typer.Exit:
-            raise
-        except typer.TyperException as error:
-            if not hasattr(error, "exit_code"):
-                raise
-            _one_line(error)
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        try:
-            return super().resolve_command(ctx, args)
-        except typer.Exit:
-            raise
-        except typer.TyperException as error:
-            if not hasattr(error, "exit_code"):
-                raise
-            _one_line(error)
 
 
 def need(value: T | None, option: str, accepted: str) -> T:
