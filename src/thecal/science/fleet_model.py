@@ -242,9 +242,10 @@ def _run(
 
         # -- the clinic books the next refill from this fill
         stability = np.where(first_fill[a], pop.first_fill_days[a], pop.stability_days[a])
+        wx, wy = pop.worst_x[a], pop.worst_y[a]
         booked = booked_visit(
             start,
-            (F - low) / pop.worst_daily_volume[a],
+            time_to_reach(wx, wy, wy[:, -1], F - low),
             stability,
             params.booking_margin_days,
             hour,

@@ -155,7 +155,8 @@ class FleetPopulation:
     day_x: F64  # (size, m) breakpoints, fractions of the local day, 0 ... 1
     day_y: F64  # (size, m) programmed volume since local midnight at day_x (mL)
     daily_volume: F64  # mL/day programmed, habitual boluses included
-    worst_daily_volume: F64  # mL/day with every patient bolus the settings allow
+    worst_x: F64  # (size, m) the clinic's worst case from a visit: day fractions after it
+    worst_y: F64  # (size, m) ... and programmed volume since the visit (mL)
     stability_days: F64  # longest time a fill may stay in the pump (drug library)
     first_fill_days: F64  # the same for the first fill of a new pump
 
@@ -323,9 +324,19 @@ def block_population(
     charge_units = np.floor((1 - u_age * (1 - eri)) * CHARGE_STEP).astype(np.int64)
     charge_units = np.maximum(charge_units, np.floor(eri * CHARGE_STEP).astype(np.int64) + 1)
 
-    day_x, day_y = _day_tables(params, schedule, dose / concentration, bolus_volume, uses)
-    count = _patient_bolus(params, 1, Fraction(1)).worst_case_count_per_24h()
-    worst = dose / concentration + count * bolus_volume
+    basal = dose / concentration
+    habit = [[t.seconds for t in params.habit_times[:k]] for k in range(habits + 1)]
+    day_x, day_y = _day_tables(params, schedule, basal, bolus_volume, uses, habit)
+    # The clinic's worst case from a visit (as `prescription_pattern` counts it): every
+    # patient bolus the settings allow in 24 hours, a lockout apart from the visit on.
+    worst_case = _patient_bolus(params, 1, Fraction(1))
+    lockout = int(worst_case.lockout.seconds)
+    worst_starts = [[], [i * lockout for i in range(worst_case.worst_case_count_per_24h())]]
+    has_bolus = (bolus_units > 0).astype(np.int8)
+    visit = params.visit_hour * 3600
+    worst_x, worst_y = _day_tables(
+        params, schedule, basal, bolus_volume, has_bolus, worst_starts, origin=visit
+    )
     return FleetPopulation(
         first=block * BLOCK_SIZE,
         pump=pump.astype(np.int8),
@@ -345,7 +356,8 @@ def block_population(
         day_x=day_x,
         day_y=day_y,
         daily_volume=day_y[:, -1].copy(),
-        worst_daily_volume=worst,
+        worst_x=worst_x,
+        worst_y=worst_y,
         stability_days=stability,
         first_fill_days=first_fill,
     )
@@ -356,38 +368,53 @@ def _day_tables(
     schedule: NDArray[np.int8],
     basal_daily: F64,
     bolus_volume: F64,
-    uses: NDArray[np.int8],
+    group: NDArray[np.int8],
+    bolus_starts: list[list[int]],
+    origin: int = 0,
 ) -> tuple[F64, F64]:
-    """Per patient: breakpoints (day fractions) and cumulative programmed volume (mL).
-
-    Patients sharing a schedule template and a habitual bolus count share breakpoints;
-    rows are padded at the end with (1, daily volume)."""
+    """Per patient: breakpoints (fractions of a day from `origin` seconds after local
+    midnight) and the cumulative programmed volume (mL) from `origin`, for the basal
+    schedule plus patient boluses starting at `bolus_starts[group]` seconds after
+    `origin`. Patients sharing a schedule and a group share breakpoints; rows are
+    padded at the end with (1, daily volume)."""
     day = 86_400
     duration = params.bolus_duration_minutes * 60
-    groups: dict[tuple[int, int], tuple[F64, F64, F64]] = {}
+    tables: dict[tuple[int, int], tuple[F64, F64, F64]] = {}
     for s_i, template in enumerate(params.schedules):
         starts, cumulative = schedule_day_fractions(template)
-        for k in range(len(params.habit_times) + 1):
-            habit = [t.seconds for t in params.habit_times[:k]]
-            edges = sorted({0, *starts, *habit, *(h + duration for h in habit), day})
-            x = np.array(edges, dtype=float)
-            basal = np.interp(
-                x, np.array([*starts, day], dtype=float), np.array([float(c) for c in cumulative])
+        xp = np.array([*starts, day], dtype=float)
+        fp = np.array([float(c) for c in cumulative])
+
+        def basal_from_midnight(seconds: F64, xp: F64 = xp, fp: F64 = fp) -> F64:
+            whole = np.floor(seconds / day)
+            return whole + np.interp(seconds - whole * day, xp, fp)
+
+        for g, bolus in enumerate(bolus_starts):
+            edges = sorted(
+                {
+                    0,
+                    day,
+                    *((s - origin) % day for s in starts),
+                    *bolus,
+                    *(b + duration for b in bolus),
+                }
             )
-            bolus = np.zeros_like(x)
-            for h in habit:
-                bolus += np.clip((x - h) / duration, 0.0, 1.0)
-            groups[(s_i, k)] = (x / day, basal, bolus)
-    width = max(len(x) for x, _, _ in groups.values())
+            x = np.array([e for e in edges if e <= day], dtype=float)
+            basal = basal_from_midnight(origin + x) - basal_from_midnight(np.array([float(origin)]))
+            added = np.zeros_like(x)
+            for b in bolus:
+                added += np.clip((x - b) / duration, 0.0, 1.0)
+            tables[(s_i, g)] = (x / day, basal, added)
+    width = max(len(x) for x, _, _ in tables.values())
     n = schedule.shape[0]
     day_x = np.ones((n, width))
     day_y = np.zeros((n, width))
-    for (s_i, k), (x, basal, bolus) in groups.items():
-        rows = np.nonzero((schedule == s_i) & (uses == k))[0]
+    for (s_i, g), (x, basal, added) in tables.items():
+        rows = np.nonzero((schedule == s_i) & (group == g))[0]
         if rows.size == 0:
             continue
         m = x.shape[0]
-        y = basal_daily[rows, None] * basal[None, :] + bolus_volume[rows, None] * bolus[None, :]
+        y = basal_daily[rows, None] * basal[None, :] + bolus_volume[rows, None] * added[None, :]
         day_x[rows, :m] = x[None, :]
         day_y[rows, :m] = y
         day_y[rows, m:] = y[:, -1:]
