@@ -33,7 +33,10 @@ if TYPE_CHECKING:  # the solver pulls in numpy and scipy: import it only when us
 
 app = typer.Typer(
     name="science",
-    help="Science: CSF drug spread along the spinal canal (a model; not a medical device).",
+    help=(
+        "Science: CSF drug spread along the spinal canal, and a fleet of pumps over years "
+        "(models; not a medical device)."
+    ),
     no_args_is_help=True,
 )
 
@@ -347,6 +350,179 @@ def spread(
         emit_json(payload)
     else:
         _report(payload, plot)
+
+
+def _whole(text: str | None, option: str, example: str) -> int:
+    if text is None:
+        raise ValueError(f"{option}: missing; e.g. '{option} {example}'")
+    try:
+        return int(text.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError(
+            f"{option}: {text!r} is not a whole number; e.g. '{option} {example}'"
+        ) from None
+
+
+def _positive_years(text: str | None) -> float:
+    if text is None:
+        raise ValueError("--years: missing; e.g. '--years 5'")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--years: {text!r} is not a number of years; e.g. '--years 5'") from None
+    if not math.isfinite(value):
+        raise ValueError(f"--years: {text!r} must be a finite number of years")
+    return value
+
+
+@contextmanager
+def _block_progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        TextColumn("simulating the fleet"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} blocks"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("fleet", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _fleet_report(summary: dict[str, Any], plot: Path | None) -> None:
+    def ci(data: dict[str, Any], scale: float = 1.0, digits: int = 3) -> str:
+        est, low, high = (data[k] * scale for k in ("estimate", "ci_low", "ci_high"))
+        return f"{est:.{digits}g} (95 % CI {low:.{digits}g} to {high:.{digits}g})"
+
+    def cell(data: dict[str, Any], scale: float = 1.0) -> str:
+        est, low, high = (data[k] * scale for k in ("estimate", "ci_low", "ci_high"))
+        return f"{est:.2g} [{low:.2g}, {high:.2g}]"
+
+    console.print(
+        f"[bold]Fleet[/bold]: {summary['patients']} patients x {summary['years']:g} years "
+        f"= {summary['patient_years']:.6g} patient-years, seed {summary['seed']} "
+        f"({summary['backend']})"
+    )
+    dry = summary["dry_reservoir_probability"]
+    console.print(f"Reservoir dry before its refill: {ci(dry, 100)} per 100 refills")
+    console.print(f"  dry reservoirs per patient-year: {ci(dry['per_patient_year'])}")
+    console.print(
+        f"Low-reservoir alarm days per patient-year: {ci(summary['low_reservoir_alarm_days'])}"
+    )
+    bac = summary["baclofen_days_without_drug"]
+    if bac.get("estimate") is not None:
+        console.print(
+            f"Days without drug per baclofen patient-year: {ci(bac)} ({bac['patients']} patients)"
+        )
+    for key, name in (
+        ("refills_per_month", "Refills"),
+        ("battery_replacements_per_month", "Battery replacements"),
+    ):
+        console.print(f"{name} per 1000 patients per month: {ci(summary[key], 1000)}")
+    table = Table(title="By drug (95 % CI)")
+    for column in (
+        "drug",
+        "patients",
+        "dry per 100 refills",
+        "alarm days / pt-yr",
+        "no-drug days / pt-yr",
+    ):
+        table.add_column(column, justify="left" if column == "drug" else "right")
+    for row in summary["by_drug"]:
+        table.add_row(
+            row["drug"],
+            str(row["patients"]),
+            cell(row["dry_reservoir_per_refill"], 100),
+            cell(row["low_reservoir_alarm_days_per_patient_year"]),
+            cell(row["days_without_drug_per_patient_year"]),
+        )
+    console.print(table)
+    if plot is not None:
+        console.print(f"Plot written to {plot}")
+    console.print(f"[dim]{summary['disclaimer']}[/dim]")
+
+
+@app.command()
+def fleet(
+    patients: str | None = typer.Option(None, "--patients", help="number of virtual patients"),
+    years: str | None = typer.Option(None, "--years", help="simulated years, e.g. 5"),
+    seed: str = typer.Option(
+        "0", "--seed", help="seed of every random draw (same seed, same result)"
+    ),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+    plot: Path | None = typer.Option(None, "--plot", help="write a PNG figure to this file"),
+    dask: str | None = typer.Option(
+        None, "--dask", help="Dask scheduler address (tcp://host:8786), or 'local' to start one"
+    ),
+) -> None:
+    """A fleet of implanted pumps over years: dry reservoirs, alarms, refills, replacements."""
+    with user_errors():
+        count = _whole(patients, "--patients", "10000")
+        span = _positive_years(years)
+        seed_value = _whole(seed, "--seed", "7")
+        from thecal.science.fleet_run import validate_request
+
+        validate_request(count, span, seed_value)
+        if plot is not None and plot.suffix.lower() != ".png":
+            raise ValueError(f"--plot: {str(plot)!r} must name a .png file")
+        if plot is not None and not plot.resolve().parent.is_dir():
+            raise ValueError(f"--plot: directory of {str(plot)!r} does not exist")
+        if dask is not None and not dask.strip():
+            raise ValueError(
+                "--dask: empty; give a scheduler address such as tcp://10.0.0.5:8786 or 'local'"
+            )
+        show = not json_out and err_console.is_terminal
+        from thecal.science.fleet_run import run_fleet, summarise
+
+        with _block_progress(show) as report:
+            if dask is None:
+                result = run_fleet(count, span, seed_value, progress=report)
+                backend = "local"
+            else:
+                result, backend = _on_dask(dask.strip(), count, span, seed_value, report)
+        summary = summarise(result, backend=backend)
+        if plot is not None:
+            from thecal.science.fleet_plots import fleet_figure
+            from thecal.science.plots import save
+
+            ratio = result.delivered_volume / result.programmed_volume
+            save(fleet_figure(summary, ratio), plot)
+            summary["plot"] = str(plot)
+    if json_out:
+        emit_json(summary)
+    else:
+        _fleet_report(summary, plot)
+
+
+def _on_dask(
+    address: str,
+    patients: int,
+    years: float,
+    seed: int,
+    report: Callable[[int, int], None] | None,
+) -> tuple[Any, str]:
+    from distributed import Client
+
+    from thecal.science.fleet_dask import run_fleet_on_dask, start_local_cluster
+
+    if address == "local":
+        with start_local_cluster() as cluster, Client(cluster) as client:
+            return run_fleet_on_dask(client, patients, years, seed, progress=report), "dask local"
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ValueError(
+            f"--dask: cannot reach a Dask scheduler at {address!r} ({error})"
+        ) from None
+    with client:
+        return run_fleet_on_dask(client, patients, years, seed, progress=report), f"dask {address}"
 
 
 __all__ = ["app", "fail"]
