@@ -516,7 +516,7 @@ def _on_dask(
         with start_local_cluster() as cluster, Client(cluster) as client:
             return run_fleet_on_dask(client, patients, years, seed, progress=report), "dask local"
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="3s")
     except (OSError, TimeoutError, ValueError) as error:
         raise ValueError(
             f"--dask: cannot reach a Dask scheduler at {address!r} ({error})"
