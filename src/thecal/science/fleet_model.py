@@ -24,15 +24,16 @@ never per second or per stroke). Within a fill interval everything has a closed 
   postponed, and a patient who hears an alarm may call and be refilled early; after
   ERI a replacement is booked, and a visit after EOS is for the replacement only.
 
-Per interval a block draws ``N_DRAWS`` uniforms for every patient of the block (lock
-step, whether or not the patient is still inside the horizon), so patient ``j``'s
-draws for its ``k``-th interval are the same however blocks are scheduled.
+Per interval a block draws ``N_DRAWS`` uniforms for each of its patients still inside
+the horizon, in patient order; which patients those are depends only on the block, so
+the draws, and the results, are the same however blocks are scheduled.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -188,6 +189,20 @@ def simulate_block(
     return _run(params, pop, rng, years, record)
 
 
+class _Working:
+    """Per-patient arrays of the patients still inside the horizon (rows in step).
+
+    Patients leave only when their next fill falls past the horizon; their rows are
+    then dropped (`compact`) so that every later step works on contiguous arrays."""
+
+    def __init__(self, **arrays: NDArray[Any]) -> None:
+        self.__dict__.update(arrays)
+
+    def compact(self, keep: NDArray[np.bool_]) -> None:
+        for name, values in self.__dict__.items():
+            self.__dict__[name] = values[keep]
+
+
 def _run(
     params: FleetParameters,
     pop: FleetPopulation,
@@ -202,85 +217,116 @@ def _run(
     months = months_in(years)
     p = pop.pump
     cap, thr, empty = pc.capacity[p], pc.low_threshold[p], pc.empty_level[p]
-    min_rate, idle, per_ml = pc.minimum_rate[p], pc.idle_per_day[p], pc.per_ml[p]
-    eri_level, eos_gap = pc.eri_level[p], pc.eos_after_eri_days[p]
+    idle, per_ml = pc.idle_per_day[p], pc.per_ml[p]
+    x, y, daily = pop.day_x, pop.day_y, pop.daily_volume
 
-    t0 = np.full(n, hour)
-    charge = pop.charge.copy()
-    factor = pop.factor.copy()
-    eri = np.full(n, np.inf)
-    eos = np.full(n, np.inf)
-    repl = np.full(n, np.inf)
-    first_fill = np.zeros(n, dtype=bool)
+    # Every fill happens at the visit hour of some day d, and the schedule repeats daily,
+    # so a moment defined by a volume programmed since a fill is d plus a constant of the
+    # patient: the low-reservoir and empty alarms, the dry moment (per pump) and the
+    # clinic's refill-by offset are computed once, not at every fill.
+    at_hour = cumulative(x, y, daily, np.full(n, hour))
+    w = _Working(
+        row=np.arange(n),
+        pump=p,
+        cap=cap,
+        empty=empty,
+        min_rate=pc.minimum_rate[p],
+        idle=idle,
+        per_ml=per_ml,
+        eri_level=pc.eri_level[p],
+        eos_gap=pc.eos_after_eri_days[p],
+        x=x,
+        y=y,
+        daily=daily,
+        yb=idle[:, None] * x + per_ml[:, None] * y,  # battery use since midnight, same breaks
+        daily_b=idle + per_ml * daily,
+        at_hour=at_hour,
+        low_after=time_to_reach(x, y, daily, at_hour + cap - thr),
+        empty_after=time_to_reach(x, y, daily, at_hour + cap - empty),
+        alarm_after=time_to_reach(pop.worst_x, pop.worst_y, pop.worst_y[:, -1], cap - thr),
+        stability=pop.stability_days,
+        first_fill_days=pop.first_fill_days,
+        # state
+        t0=np.full(n, hour),
+        charge=pop.charge.copy(),
+        factor=pop.factor.copy(),
+        dry_at=np.zeros(n),
+        eri=np.full(n, np.inf),
+        eos=np.full(n, np.inf),
+        repl=np.full(n, np.inf),
+        first_fill=np.zeros(n, dtype=bool),
+        # tallies
+        refills=np.zeros(n, dtype=np.int64),
+        replacements=np.zeros(n, dtype=np.int64),
+        dry_events=np.zeros(n, dtype=np.int64),
+        intervals=np.zeros(n, dtype=np.int64),
+        dry_intervals=np.zeros(n, dtype=np.int64),
+        alarm_days=np.zeros(n),
+        no_drug=np.zeros(n),
+        eos_days=np.zeros(n),
+        programmed=np.zeros(n),
+        delivered=np.zeros(n),
+        first_eri=np.full(n, np.nan),
+    )
+    tallies = (
+        "refills", "replacements", "dry_events", "intervals", "dry_intervals", "alarm_days",
+        "no_drug", "eos_days", "programmed", "delivered", "first_eri",
+    )  # fmt: skip
+    done: dict[str, NDArray[Any]] = {name: np.copy(getattr(w, name)) for name in tallies}
 
-    refills = np.zeros(n, dtype=np.int64)
-    replacements = np.zeros(n, dtype=np.int64)
-    dry_events = np.zeros(n, dtype=np.int64)
-    intervals = np.zeros(n, dtype=np.int64)
-    dry_intervals = np.zeros(n, dtype=np.int64)
-    alarm_days = np.zeros(n)
-    no_drug = np.zeros(n)
-    eos_days = np.zeros(n)
-    programmed = np.zeros(n)
-    delivered = np.zeros(n)
-    first_eri = np.full(n, np.nan)
+    def dry_after(rows: NDArray[np.bool_] | slice, factor: F64) -> F64:
+        """Day offset from a fill's day at which the true reservoir is empty."""
+        volume = w.cap[rows] / factor
+        limit = w.cap[rows] - w.empty[rows]
+        early = time_to_reach(
+            w.x[rows], w.y[rows], w.daily[rows], w.at_hour[rows] + np.minimum(volume, limit)
+        )
+        late = w.empty_after[rows] + (volume - limit) / w.min_rate[rows]
+        return np.where(volume <= limit, early, late)
+
+    w.dry_at = dry_after(slice(None), w.factor)
     refills_month = np.zeros(months, dtype=np.int64)
     repl_month = np.zeros(months, dtype=np.int64)
     draws: list[F64] = []
 
-    active = np.arange(n)
-    while active.size:
-        all_draws = rng.random((N_DRAWS, n))
+    while w.row.size:
+        # Draws for the patients still inside the horizon, in patient order: which
+        # patients those are depends only on the block, so the stream is reproducible.
+        u = rng.random((N_DRAWS, w.row.size))
         if record:
-            draws.append(all_draws)
-        a = active
-        u = all_draws[:, a]
-        x, y, daily = pop.day_x[a], pop.day_y[a], pop.daily_volume[a]
-        F, f, c0, start = cap[a], factor[a], charge[a], t0[a]
-        E, low, m = empty[a], thr[a], min_rate[a]
-        i_day, k_ml = idle[a], per_ml[a]
+            full = np.full((N_DRAWS, n), np.nan)
+            full[:, w.row] = u
+            draws.append(full)
+        start = w.t0
+        day0 = np.floor(start)
+        F, E, m = w.cap, w.empty, w.min_rate
 
         # -- the clinic books the next refill from this fill
-        stability = np.where(first_fill[a], pop.first_fill_days[a], pop.stability_days[a])
-        wx, wy = pop.worst_x[a], pop.worst_y[a]
-        booked = booked_visit(
-            start,
-            time_to_reach(wx, wy, wy[:, -1], F - low),
-            stability,
-            params.booking_margin_days,
-            hour,
-        )
+        stability = np.where(w.first_fill, w.first_fill_days, w.stability)
+        booked = booked_visit(start, w.alarm_after, stability, params.booking_margin_days, hour)
         planned = booked + attendance_delay_days(params, u[0], u[1], u[2])
 
         # -- closed-form moments of this fill (before any end of service)
-        c_start = cumulative(x, y, daily, start)
-        t_low = time_to_reach(x, y, daily, c_start + F - low)
-        t_empty = time_to_reach(x, y, daily, c_start + F - E)
-        dry_volume = F / f  # programmed volume at which the true reservoir is empty
-        before_empty = dry_volume <= F - E
-        t_dry = np.where(
-            before_empty,
-            time_to_reach(x, y, daily, c_start + np.minimum(dry_volume, F - E)),
-            t_empty + (dry_volume - (F - E)) / m,
-        )
+        t_low = day0 + w.low_after
+        t_empty = day0 + w.empty_after
+        t_dry = day0 + w.dry_at
 
         # -- the battery: the first hourly self-check at or after the ERI crossing
-        has_eri = np.isfinite(eri[a])
-        need = c0 - eri_level[a]
-        yb = i_day[:, None] * x + k_ml[:, None] * y
-        daily_b = i_day + k_ml * daily
-        cross = time_to_reach(x, yb, daily_b, cumulative(x, yb, daily_b, start) + need)
-        used_at_empty = i_day * (t_empty - start) + k_ml * (F - E)
+        has_eri = np.isfinite(w.eri)
+        need = w.charge - w.eri_level
+        used_by_start = day0 * w.daily_b + w.idle * hour + w.per_ml * w.at_hour
+        cross = time_to_reach(w.x, w.yb, w.daily_b, used_by_start + need)
+        used_at_empty = w.idle * (t_empty - start) + w.per_ml * (F - E)
         cross = np.where(
-            cross <= t_empty, cross, t_empty + (need - used_at_empty) / (i_day + k_ml * m)
+            cross <= t_empty, cross, t_empty + (need - used_at_empty) / (w.idle + w.per_ml * m)
         )
         seen = np.ceil(cross * HOURS - 1e-7) / HOURS
         replacement_days = params.replacement_delay_days_min + np.floor(
             u[6] * (params.replacement_delay_days_max - params.replacement_delay_days_min + 1)
         )
-        eri_p = np.where(has_eri, eri[a], seen)
-        eos_p = np.where(has_eri, eos[a], seen + eos_gap[a])
-        repl_p = np.where(has_eri, repl[a], np.floor(seen) + replacement_days + hour)
+        eri_p = np.where(has_eri, w.eri, seen)
+        eos_p = np.where(has_eri, w.eos, seen + w.eos_gap)
+        repl_p = np.where(has_eri, w.repl, np.floor(seen) + replacement_days + hour)
 
         # -- what happens before end of service
         t_low = np.where(t_low < eos_p, t_low, np.inf)
@@ -308,63 +354,73 @@ def _run(
         # -- tally up to the next fill or the horizon
         end = np.minimum(t_next, horizon)
         stop = np.minimum(end, eos_p)
-        c_stop = cumulative(x, y, daily, np.minimum(stop, t_empty))
+        c_stop = cumulative(w.x, w.y, w.daily, np.minimum(stop, t_empty))
         prog = np.where(
-            stop <= t_empty, c_stop - c_start, (F - E) + m * np.maximum(stop - t_empty, 0.0)
+            stop <= t_empty,
+            c_stop - (day0 * w.daily + w.at_hour),
+            (F - E) + m * np.maximum(stop - t_empty, 0.0),
         )
-        programmed[a] += prog
-        delivered[a] += np.minimum(f * prog, F)
-        alarm_days[a] += np.maximum(end - t_low, 0.0)
-        went_dry = t_dry < end
-        dry_events[a] += went_dry
-        no_drug[a] += np.maximum(end - np.minimum(t_dry, eos_p), 0.0)
-        eos_days[a] += np.maximum(end - eos_p, 0.0)
+        w.programmed += prog
+        w.delivered += np.minimum(w.factor * prog, F)
+        w.alarm_days += np.maximum(end - t_low, 0.0)
+        w.dry_events += t_dry < end
+        w.no_drug += np.maximum(end - np.minimum(t_dry, eos_p), 0.0)
+        w.eos_days += np.maximum(end - eos_p, 0.0)
         complete = t_next <= horizon
-        intervals[a] += complete
-        dry_intervals[a] += complete & (t_dry < t_next)
-        seen_in = new_eri & (eri_p < horizon) & np.isnan(first_eri[a])
-        first_eri[a[seen_in]] = eri_p[seen_in]
+        w.intervals += complete
+        w.dry_intervals += complete & (t_dry < t_next)
+        seen_in = new_eri & (eri_p < horizon) & np.isnan(w.first_eri)
+        w.first_eri[seen_in] = eri_p[seen_in]
         month = np.minimum((t_next / DAYS_PER_MONTH).astype(np.int64), months - 1)
         counted_refill = complete & is_refill
         counted_repl = complete & ~is_refill
-        refills[a] += counted_refill
-        replacements[a] += counted_repl
+        w.refills += counted_refill
+        w.replacements += counted_repl
         refills_month += np.bincount(month[counted_refill], minlength=months)
         repl_month += np.bincount(month[counted_repl], minlength=months)
 
         # -- the next fill: same pump refilled, or a new pump
-        used = i_day * (t_next - start) + k_ml * prog
-        eri[a] = np.where(new_eri, eri_p, eri[a])
-        eos[a] = np.where(new_eri, eos_p, eos[a])
-        repl[a] = np.where(new_eri, repl_p, repl[a])
+        w.charge = np.where(
+            is_refill, w.charge - (w.idle * (t_next - start) + w.per_ml * prog), 1.0
+        )
+        w.eri = np.where(new_eri, eri_p, w.eri)
+        w.eos = np.where(new_eri, eos_p, w.eos)
+        w.repl = np.where(new_eri, repl_p, w.repl)
         swap = ~is_refill
         if swap.any():
-            s = a[swap]
-            charge[s] = 1.0
-            factor[s] = accuracy_factor_units(params, p[s], u[7][swap]) / FACTOR_STEP
-            eri[s] = eos[s] = repl[s] = np.inf
-        keep = a[is_refill]
-        charge[keep] = c0[is_refill] - used[is_refill]
-        first_fill[a] = swap
-        t0[a] = t_next
-        active = a[t_next < horizon]
+            w.factor[swap] = accuracy_factor_units(params, w.pump[swap], u[7][swap]) / FACTOR_STEP
+            w.dry_at[swap] = dry_after(swap, w.factor[swap])
+            w.eri[swap] = w.eos[swap] = w.repl[swap] = np.inf
+        w.first_fill = swap
+        w.t0 = t_next
+        # A patient whose next fill is past the horizon is finished: its tallies are
+        # final now. Its row is dropped at the next compaction (rows are compacted in
+        # batches; a finished row's later draws and sums are never used).
+        inside = t_next < horizon
+        leaving = ~inside & (start < horizon)
+        if leaving.any():
+            for name in tallies:
+                done[name][w.row[leaving]] = getattr(w, name)[leaving]
+            remaining = int(inside.sum())
+            if remaining <= 0.8 * inside.size:
+                w.compact(inside)
 
     return BlockOutcome(
         first=pop.first,
         years=years,
         drug=pop.drug,
         pump=pop.pump,
-        refills=refills,
-        replacements=replacements,
-        dry_events=dry_events,
-        intervals=intervals,
-        dry_intervals=dry_intervals,
-        low_alarm_days=alarm_days,
-        no_drug_days=no_drug,
-        end_of_service_days=eos_days,
-        programmed_volume=programmed,
-        delivered_volume=delivered,
-        first_eri_day=first_eri,
+        refills=done["refills"],
+        replacements=done["replacements"],
+        dry_events=done["dry_events"],
+        intervals=done["intervals"],
+        dry_intervals=done["dry_intervals"],
+        low_alarm_days=done["alarm_days"],
+        no_drug_days=done["no_drug"],
+        end_of_service_days=done["eos_days"],
+        programmed_volume=done["programmed"],
+        delivered_volume=done["delivered"],
+        first_eri_day=done["first_eri"],
         refills_by_month=refills_month,
         replacements_by_month=repl_month,
         draws=draws,

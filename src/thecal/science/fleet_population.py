@@ -56,7 +56,7 @@ __all__ = [
     "schedule_day_fractions",
 ]
 
-BLOCK_SIZE = 8192
+BLOCK_SIZE = 32768
 """Patients per seeded block. Part of the random stream: changing it changes results."""
 
 CHARGE_STEP = 1_000_000  # the starting battery charge is a multiple of 1e-6
