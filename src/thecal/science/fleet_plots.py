@@ -38,6 +38,8 @@ def fleet_figure(summary: dict[str, Any], delivered_ratio: np.ndarray) -> Figure
     twin = work.twinx()
     twin.bar(months, repl, color="#d98c3f", alpha=0.6, label="battery replacements")
     twin.set_ylabel("replacements per month (fleet)", color="#d98c3f")
+    work.set_zorder(twin.get_zorder() + 1)  # the refill line above the replacement bars
+    work.patch.set_visible(False)
     work.set_title(f"Workload: {summary['patients']} patients, {summary['years']:g} years")
 
     by_drug = summary["by_drug"]
@@ -75,3 +77,23 @@ def fleet_figure(summary: dict[str, Any], delivered_ratio: np.ndarray) -> Figure
     )
     fig.tight_layout()
     return fig
+
+
+def write_docs_figure(directory: str) -> str:
+    """Regenerate docs/figures/fleet_summary.png (20 000 patients, 5 years, seed 1)."""
+    from pathlib import Path
+
+    from thecal.science.fleet_run import run_fleet, summarise
+    from thecal.science.plots import save
+
+    result = run_fleet(20_000, 5.0, 1)
+    summary = summarise(result)
+    target = Path(directory) / "fleet_summary.png"
+    save(fleet_figure(summary, result.delivered_volume / result.programmed_volume), target)
+    return str(target)
+
+
+if __name__ == "__main__":  # python -m thecal.science.fleet_plots docs/figures
+    import sys
+
+    print(write_docs_figure(sys.argv[1] if len(sys.argv) > 1 else "docs/figures"))
