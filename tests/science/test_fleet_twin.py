@@ -75,7 +75,7 @@ CASES = {
     5: "baclofen, end of service before the replacement",
     14: "baclofen, repeated dry reservoirs",
     18: "patient boluses, dry reservoirs, end of service",
-    48: "valve-accumulator, two boluses a day, boluses refused at the empty alarm",
+    48: "valve-accumulator, two boluses a day, long low-reservoir alarms",
 }
 
 
