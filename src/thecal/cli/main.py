@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from thecal.cli import clinic as clinic_cli
+
 app = typer.Typer(
     name="thecal",
     help="thecal: intrathecal drug-delivery system (pump twin, programmer, clinic, science). "
@@ -12,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(clinic_cli.app, name="clinic")
 
 
 def run() -> None:

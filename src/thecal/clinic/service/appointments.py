@@ -16,6 +16,7 @@ from thecal.clinic.audit import snapshot
 from thecal.clinic.errors import Invalid
 from thecal.clinic.service.common import Form, View, check_version, load
 from thecal.clinic.service.core import Call
+from thecal.clinic.service.idempotency import idempotent
 from thecal.clinic.service.implants import active_implant
 from thecal.clinic.service.schedule import PRIORITY
 from thecal.clinic.storage.models import (
@@ -133,9 +134,23 @@ def _plan_reminder(call: Call, appointment: Appointment) -> None:
     )
 
 
-def book_appointment(call: Call, patient_id: int, form: AppointmentForm) -> AppointmentView:
+def book_appointment(
+    call: Call, patient_id: int, form: AppointmentForm, idempotency_key: str | None = None
+) -> AppointmentView:
+    """Book a visit (done once per `idempotency_key`)."""
     authorize(call.actor, Permission.APPOINTMENT_WRITE, patient_id)
     load(call, Patient, patient_id, "patient")
+    return idempotent(
+        call,
+        f"appointment:{patient_id}",
+        idempotency_key,
+        form,
+        lambda: _book(call, patient_id, form),
+        AppointmentView,
+    )
+
+
+def _book(call: Call, patient_id: int, form: AppointmentForm) -> AppointmentView:
     implant: Implant | None
     if form.implant_id is not None:
         implant = load(call, Implant, form.implant_id, "implant")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from thecal.clinic.errors import Conflict, Invalid, NotFound
 from thecal.clinic.service.core import Call
@@ -39,10 +39,28 @@ __all__ = [
 M = TypeVar("M", bound=Base)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class Form(BaseModel):
-    """Input of a service operation: unknown fields are refused, text is stripped."""
+    """Input of a service operation: unknown fields are refused, text is stripped, and
+    text may not hold NUL characters (no database stores them faithfully)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\x00) characters")
+        return data
 
 
 class View(BaseModel):

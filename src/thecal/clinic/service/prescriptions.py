@@ -39,6 +39,7 @@ from thecal.therapy.safety import Context, Evaluation, Rule, confirm, evaluate
 
 __all__ = [
     "BolusInput",
+    "EvaluateForm",
     "EvaluationView",
     "FlexStepInput",
     "PatientBolusInput",
@@ -109,6 +110,11 @@ class PrescribeForm(Form):
         "one means someone else changed it meanwhile (409)",
     )
     note: str = Field(default="", max_length=2000)
+
+
+class EvaluateForm(Form):
+    prescription: PrescriptionInput
+    override_reasons: dict[Rule, str] = Field(default_factory=dict)
 
 
 class VerdictView(View):

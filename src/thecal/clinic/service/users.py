@@ -26,6 +26,7 @@ __all__ = [
     "sign_in",
     "sign_out",
     "update_user",
+    "whoami",
 ]
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,79}$"
@@ -113,6 +114,13 @@ def create_user(call: Call, form: UserForm) -> UserView:
     call.session.flush()
     call.audit("create", user, None, entity="users")
     return _view(user)
+
+
+def whoami(call: Call) -> UserView:
+    """The signed-in user's own account."""
+    if call.actor.user_id is None:
+        raise NotAuthenticated("the system actor has no account", code="no_account")
+    return _view(load(call, User, call.actor.user_id, "user"))
 
 
 def list_users(call: Call) -> list[UserView]:
