@@ -59,6 +59,8 @@ def battery_outlook(
     project = pump_battery_model()
     if project is not None:
         projection = project(pump_model_id, implanted_at, average_volume_rate)
+        if projection.eri_at is None or projection.eos_at is None:
+            return None  # the pump twin knows this model has no battery
         eri_at, eos_at = projection.eri_at, projection.eos_at
         basis = "pump twin battery model"
     else:

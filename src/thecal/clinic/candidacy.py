@@ -83,9 +83,9 @@ def screen(criteria: ScreeningCriteria, diagnosis: Diagnosis) -> ScreeningResult
     needs_psych = (
         family_of(diagnosis) is DiagnosisFamily.PAIN and diagnosis is not Diagnosis.CANCER_PAIN
     )
-    if psych is PsychEvaluation.UNFAVOURABLE:
+    if psych == PsychEvaluation.UNFAVOURABLE:
         unmet.append("psychological evaluation unfavourable")
-    elif psych is PsychEvaluation.NOT_DONE and needs_psych:
+    elif psych == PsychEvaluation.NOT_DONE and needs_psych:
         unmet.append("psychological evaluation required for non-cancer pain")
     return ScreeningResult(not unmet, tuple(unmet))
 
