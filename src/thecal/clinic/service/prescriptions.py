@@ -351,6 +351,17 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
     ``override_reason_required``) if a warning has no reason. Both carry every verdict.
     """
     implant = _active_implant(call, implant_id, Permission.PRESCRIBE)
+    # The proposal was reviewed against the current prescription; if that changed
+    # meanwhile, the review (and the verdicts) no longer hold.
+    current = current_record(call, implant.id)
+    if current is not None and form.replaces_prescription_id not in (None, current.id):
+        raise Conflict(
+            f"the current prescription is {current.id}, not {form.replaces_prescription_id}: "
+            "someone else changed it meanwhile; review the current one again",
+            code="stale_prescription",
+            field="replaces_prescription_id",
+            accepted=str(current.id),
+        )
     prescription = to_prescription(form.prescription)
     evaluation, pump = _evaluate(call, implant, prescription)
     confirmation = confirm(evaluation, form.override_reasons)
@@ -370,15 +381,6 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
             field="override_reasons",
             accepted=f"a non-empty reason for each of: {names}",
             details=verdicts,
-        )
-    current = current_record(call, implant.id)
-    if current is not None and form.replaces_prescription_id not in (None, current.id):
-        raise Conflict(
-            f"the current prescription is {current.id}, not {form.replaces_prescription_id}: "
-            "someone else changed it meanwhile; review the current one again",
-            code="stale_prescription",
-            field="replaces_prescription_id",
-            accepted=str(current.id),
         )
     active_from = form.active_from or call.now
     not_in_future(call, active_from, "active_from")

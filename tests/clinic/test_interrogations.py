@@ -1,0 +1,122 @@
+"""Interrogations imported from a pump: checked against the implant, they re-anchor the
+refill projection, mirror the pump's alarms and bring a battery replacement forward."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.clinic.support import SYSTEM, filled_baclofen_pump, later
+from thecal.clinic.errors import Conflict, Invalid
+from thecal.clinic.interrogation import InterrogationDocument
+from thecal.clinic.service import Clinic, FixedClock, implants, interrogations
+
+
+def document(clock: FixedClock, **status: Any) -> dict[str, Any]:
+    return {
+        "format": "thecal-interrogation/1",
+        "interrogated_at": clock.now().isoformat(),
+        "pump": {"model": "peristaltic-20", "serial": "PS-P-1"},
+        "status": {
+            "mode": "simple_continuous",
+            "delivering": True,
+            "reservoir_estimate": "12 mL",
+            **status,
+        },
+        "alarms": [],
+        "event_log": [],
+    }
+
+
+def import_(clinic: Clinic, implant_id: int, data: dict[str, Any]) -> Any:
+    doc = InterrogationDocument.model_validate(data)
+    return clinic.perform(
+        SYSTEM, lambda call: interrogations.import_interrogation(call, implant_id, doc)
+    )
+
+
+def test_a_reading_from_another_pump_is_refused(clinic: Clinic, clock: FixedClock) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    data = document(clock)
+    data["pump"]["serial"] = "SOMEONE-ELSE"
+    with pytest.raises(Invalid) as caught:
+        import_(clinic, implant_id, data)
+    assert (caught.value.code, caught.value.accepted) == ("wrong_pump", "PS-P-1")
+
+
+def test_the_pump_estimate_moves_the_refill_date(clinic: Clinic, clock: FixedClock) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 5)
+    before = clinic.perform(SYSTEM, lambda c: implants.get_implant(c, implant_id))
+    # Programmed delivery says 16 mL remain; the pump says 10 mL (more boluses, say).
+    import_(clinic, implant_id, document(clock, reservoir_estimate="10 mL"))
+    after = clinic.perform(SYSTEM, lambda c: implants.get_implant(c, implant_id))
+    # 8 mL to the alarm at 0.8 mL/day = 10 days, less the 7-day baclofen margin.
+    assert after.schedule.next_refill_due == clock.now() + timedelta(days=3)
+    assert before.schedule.next_refill_due is not None
+    assert after.schedule.next_refill_due < before.schedule.next_refill_due
+
+
+def test_a_pump_at_eri_needs_its_replacement_now(clinic: Clinic, clock: FixedClock) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 1)
+    view = import_(clinic, implant_id, document(clock, battery={"state": "eri"}))
+    assert any("ERI" in warning for warning in view.warnings)
+    implant = clinic.perform(SYSTEM, lambda c: implants.get_implant(c, implant_id))
+    assert implant.schedule.replacement_due == clock.now()
+
+
+def test_a_pump_running_another_prescription_is_flagged(clinic: Clinic, clock: FixedClock) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 1)
+    view = import_(clinic, implant_id, document(clock, prescription_hash="0" * 64))
+    assert view.prescription_matches is False
+    assert any("differs" in warning for warning in view.warnings)
+
+
+def test_alarms_are_mirrored_and_cleared_when_the_pump_no_longer_reports_them(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 1)
+    raised = (clock.now() - timedelta(hours=2)).isoformat()
+    first = document(clock)
+    first["alarms"] = [{"kind": "low_reservoir", "priority": "non_critical",
+                        "raised_at": raised, "active": True}]  # fmt: skip
+    import_(clinic, implant_id, first)
+    active = clinic.perform(SYSTEM, lambda c: interrogations.list_alarms(c, implant_id, True))
+    assert [a.kind for a in active] == ["low_reservoir"]
+    later(clock, 1)
+    import_(clinic, implant_id, document(clock))
+    assert clinic.perform(SYSTEM, lambda c: interrogations.list_alarms(c, implant_id, True)) == []
+
+
+def test_the_same_interrogation_imported_twice_is_a_conflict(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 1)
+    data = document(clock)
+    import_(clinic, implant_id, data)
+    with pytest.raises(Conflict):
+        import_(clinic, implant_id, data)
+
+
+def test_an_acknowledged_alarm_cannot_be_acknowledged_again(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 1)
+    data = document(clock)
+    data["alarms"] = [{"kind": "motor_stall", "priority": "critical",
+                       "raised_at": clock.now().isoformat(), "active": True}]  # fmt: skip
+    view = import_(clinic, implant_id, data)
+    assert any("critical" in warning for warning in view.warnings)
+    alarm = clinic.perform(SYSTEM, lambda c: interrogations.list_alarms(c, implant_id))[0]
+    form = interrogations.AcknowledgeForm(note="called the patient")
+    done = clinic.perform(SYSTEM, lambda c: interrogations.acknowledge_alarm(c, alarm.id, form))
+    assert done.acknowledged_at == clock.now()
+    with pytest.raises(Conflict):
+        clinic.perform(SYSTEM, lambda c: interrogations.acknowledge_alarm(c, alarm.id, form))
