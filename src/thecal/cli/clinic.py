@@ -202,6 +202,7 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Send what is due now, then exit"),
     poll: float = typer.Option(30.0, help="Seconds between passes when nothing is due"),
     name: str = typer.Option("", help="Worker name in the delivery log (default host:pid)"),
+    batch: int = typer.Option(100, min=1, max=10_000, help="Reminders claimed per transaction"),
     sink_file: Path | None = typer.Option(
         None, "--sink-file", help="Also append each message as a JSON line to this file"
     ),
@@ -213,12 +214,13 @@ def worker(
     from thecal.clinic.reminders import DeliveryLogSink, FileSink, run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with user_errors():
         clinic = _clinic(database)
     sink = FileSink(sink_file) if sink_file else DeliveryLogSink()
     label = name or f"{socket.gethostname()}:{os.getpid()}"
     try:
-        sent = run_worker(clinic, sink, label, poll_seconds=poll, once=once)
+        sent = run_worker(clinic, sink, label, poll_seconds=poll, once=once, batch=batch)
     except KeyboardInterrupt:  # pragma: no cover - interactive stop
         sent = 0
     except Exception as error:  # the database went away during --once

@@ -186,6 +186,7 @@ def run_worker(
     poll_seconds: float = 30.0,
     once: bool = False,
     stop: threading.Event | None = None,
+    batch: int = 100,
 ) -> int:
     """Send due reminders until stopped (or, with `once`, until none is due); returns how
     many were sent. A database outage is logged and waited out, never fatal."""
@@ -193,7 +194,7 @@ def run_worker(
     total = 0
     while not stop.is_set():
         try:
-            notices = send_due(clinic, sink, worker)
+            notices = send_due(clinic, sink, worker, batch)
         except Unavailable as error:
             log.warning("database unavailable, retrying in %ss: %s", poll_seconds, error)
             if once:
