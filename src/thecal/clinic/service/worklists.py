@@ -175,7 +175,7 @@ def refills_due(
                 )
             )
             after = None
-        rows.extend(call.session.execute(query.limit(limit + 1 - len(rows))).tuples())
+        rows.extend(call.session.execute(query.limit(limit + 1 - len(rows))))
     more = len(rows) > limit
     rows = rows[:limit]
     counts = call.session.execute(
@@ -228,7 +228,7 @@ def dashboard(call: Call, limit: int = 50) -> Dashboard:
         .where(Alarm.active.is_(True))
         .order_by(Alarm.raised_at.desc())
         .limit(limit)
-    ).tuples()
+    )
     alarms = sorted(
         (
             AlarmItem(
@@ -252,7 +252,7 @@ def dashboard(call: Call, limit: int = 50) -> Dashboard:
         .where(Implant.status == ImplantStatus.ACTIVE, Implant.replacement_due <= horizon)
         .order_by(Implant.replacement_due, Implant.id)
         .limit(limit)
-    ).tuples()
+    )
     batteries = [
         BatteryItem(
             implant_id=implant.id,
@@ -272,7 +272,7 @@ def dashboard(call: Call, limit: int = 50) -> Dashboard:
         .where(Refill.discrepancy != Discrepancy.NONE, Refill.performed_at >= since)
         .order_by(Refill.performed_at.desc())
         .limit(limit)
-    ).tuples()
+    )
     discrepancies = [
         DiscrepancyItem(
             refill_id=refill.id,
