@@ -92,6 +92,10 @@ def _clinic(
     from thecal.clinic.storage import migrate
 
     db = _database(database)
+    if require_schema and db.is_sqlite:
+        path = db.url.database or ""
+        if path and path != ":memory:" and not Path(path).exists():
+            fail(f"no clinic database at {path}; run `thecal clinic init` first")
     if require_schema:
         current = _current_revision(db)
         if current != migrate.head_revision():

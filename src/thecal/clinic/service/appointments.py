@@ -34,6 +34,7 @@ __all__ = [
     "AppointmentForm",
     "AppointmentUpdate",
     "AppointmentView",
+    "appointment_view",
     "book_appointment",
     "list_appointments",
     "update_appointment",
@@ -71,7 +72,7 @@ class AppointmentView(View):
     version: int
 
 
-def _view(row: Appointment, refill_due: datetime | None = None) -> AppointmentView:
+def appointment_view(row: Appointment, refill_due: datetime | None = None) -> AppointmentView:
     return AppointmentView(
         id=row.id,
         patient_id=row.patient_id,
@@ -175,7 +176,7 @@ def _book(call: Call, patient_id: int, form: AppointmentForm) -> AppointmentView
     call.session.add(row)
     call.audit("book", row, None, reason=form.late_reason)
     _plan_reminder(call, row)
-    return _view(row, implant.next_refill_due if implant else None)
+    return appointment_view(row, implant.next_refill_due if implant else None)
 
 
 def update_appointment(call: Call, appointment_id: int, form: AppointmentUpdate) -> AppointmentView:
@@ -197,7 +198,7 @@ def update_appointment(call: Call, appointment_id: int, form: AppointmentUpdate)
         _check_refill_timing(row, implant)
     call.audit("update", row, before, reason=form.late_reason)
     _plan_reminder(call, row)
-    return _view(row, implant.next_refill_due if implant else None)
+    return appointment_view(row, implant.next_refill_due if implant else None)
 
 
 def list_appointments(
@@ -212,4 +213,4 @@ def list_appointments(
             Appointment.status == AppointmentStatus.BOOKED, Appointment.starts_at >= call.now
         )
     rows = call.session.scalars(statement.order_by(Appointment.starts_at, Appointment.id))
-    return [_view(row) for row in rows]
+    return [appointment_view(row) for row in rows]

@@ -23,6 +23,7 @@ __all__ = [
     "PainAssessmentForm",
     "PainAssessmentView",
     "PainMapView",
+    "assessment_view",
     "body_regions",
     "list_pain_assessments",
     "preview_pain_map",
@@ -86,7 +87,7 @@ def _mapping(regions: list[str]) -> PainMap | None:
         raise Invalid(str(error), field="regions", accepted=accepted) from None
 
 
-def _view(row: PainAssessment) -> PainAssessmentView:
+def assessment_view(row: PainAssessment) -> PainAssessmentView:
     mapping = PainMapView(**row.mapping) if row.mapping else None
     return PainAssessmentView(
         id=row.id,
@@ -143,7 +144,7 @@ def record_pain_assessment(
     )
     call.session.add(row)
     call.audit("create", row, None)
-    return _view(row)
+    return assessment_view(row)
 
 
 def list_pain_assessments(
@@ -158,4 +159,4 @@ def list_pain_assessments(
         .order_by(PainAssessment.assessed_at.desc(), PainAssessment.id.desc())
         .limit(limit)
     )
-    return [_view(row) for row in rows]
+    return [assessment_view(row) for row in rows]

@@ -33,6 +33,8 @@ __all__ = [
     "list_trials",
     "record_screening",
     "record_trial",
+    "screening_view",
+    "trial_view",
 ]
 
 AshworthGrade = Literal["0", "1", "1+", "2", "3", "4"]
@@ -102,7 +104,7 @@ _CRITERIA = (
 )
 
 
-def _screening_view(row: Screening) -> ScreeningView:
+def screening_view(row: Screening) -> ScreeningView:
     criteria: dict[str, bool | str] = {name: getattr(row, name) for name in _CRITERIA}
     criteria["psychological_evaluation"] = row.psychological_evaluation.value
     return ScreeningView(
@@ -136,7 +138,7 @@ def record_screening(call: Call, patient_id: int, form: ScreeningForm) -> Screen
     )
     call.session.add(row)
     call.audit("create", row, None)
-    return _screening_view(row)
+    return screening_view(row)
 
 
 def list_screenings(call: Call, patient_id: int) -> list[ScreeningView]:
@@ -147,10 +149,10 @@ def list_screenings(call: Call, patient_id: int) -> list[ScreeningView]:
         .where(Screening.patient_id == patient_id)
         .order_by(Screening.decided_at.desc(), Screening.id.desc())
     )
-    return [_screening_view(row) for row in rows]
+    return [screening_view(row) for row in rows]
 
 
-def _trial_view(row: Trial) -> TrialView:
+def trial_view(row: Trial) -> TrialView:
     return TrialView(
         id=row.id,
         patient_id=row.patient_id,
@@ -223,7 +225,7 @@ def record_trial(call: Call, patient_id: int, form: TrialForm) -> TrialView:
     )
     call.session.add(row)
     call.audit("create", row, None)
-    return _trial_view(row)
+    return trial_view(row)
 
 
 def list_trials(call: Call, patient_id: int) -> list[TrialView]:
@@ -234,4 +236,4 @@ def list_trials(call: Call, patient_id: int) -> list[TrialView]:
         .where(Trial.patient_id == patient_id)
         .order_by(Trial.performed_at.desc(), Trial.id.desc())
     )
-    return [_trial_view(row) for row in rows]
+    return [trial_view(row) for row in rows]

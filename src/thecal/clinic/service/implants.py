@@ -48,6 +48,8 @@ __all__ = [
     "implant_view",
     "list_implants",
     "pump_model_or_invalid",
+    "refill_state",
+    "refill_state_at",
 ]
 
 LENGTH_PATTERN = r"^\d{1,3}(\.\d{1,2})?$"
@@ -116,15 +118,21 @@ class ImplantView(View):
     version: int
 
 
-def refill_state(call: Call, implant: Implant) -> RefillState:
-    due = implant.next_refill_due
-    if implant.status is not ImplantStatus.ACTIVE or due is None:
+def refill_state_at(call: Call, due: datetime | None, high_risk: bool) -> RefillState:
+    """Overdue after the due time; due soon from the policy's reminder lead before it."""
+    if due is None:
         return RefillState.NOT_SCHEDULED
     if call.now > due:
         return RefillState.OVERDUE
-    if call.now >= due - call.policy.remind_before(implant.high_risk).value.to_timedelta_floor():
+    if call.now >= due - call.policy.remind_before(high_risk).value.to_timedelta_floor():
         return RefillState.DUE_SOON
     return RefillState.OK
+
+
+def refill_state(call: Call, implant: Implant) -> RefillState:
+    if implant.status is not ImplantStatus.ACTIVE:
+        return RefillState.NOT_SCHEDULED
+    return refill_state_at(call, implant.next_refill_due, implant.high_risk)
 
 
 def implant_view(call: Call, implant: Implant) -> ImplantView:

@@ -36,6 +36,7 @@ __all__ = [
     "acknowledge_alarm",
     "alarm_view",
     "import_interrogation",
+    "interrogation_view",
     "list_alarms",
     "list_interrogations",
 ]
@@ -91,7 +92,7 @@ def _warnings(row: Interrogation, document: InterrogationDocument) -> list[str]:
     return warnings
 
 
-def _view(row: Interrogation) -> InterrogationView:
+def interrogation_view(row: Interrogation) -> InterrogationView:
     document = InterrogationDocument.model_validate(row.document)
     return InterrogationView(
         id=row.id,
@@ -188,7 +189,7 @@ def import_interrogation(
     call.audit("import", row, None)
     _sync_alarms(call, implant, row, document)
     schedule.recompute(call, implant, f"interrogation {row.id}")
-    return _view(row)
+    return interrogation_view(row)
 
 
 def _sync_alarms(
@@ -237,7 +238,7 @@ def list_interrogations(call: Call, implant_id: int) -> list[InterrogationView]:
         .where(Interrogation.implant_id == implant_id)
         .order_by(Interrogation.interrogated_at.desc(), Interrogation.id.desc())
     )
-    return [_view(row) for row in rows]
+    return [interrogation_view(row) for row in rows]
 
 
 def alarm_view(alarm: Alarm, patient_id: int) -> AlarmView:

@@ -53,6 +53,7 @@ __all__ = [
     "evaluate_prescription",
     "list_prescriptions",
     "prescribe",
+    "prescription_view",
     "to_prescription",
 ]
 
@@ -321,7 +322,7 @@ def evaluate_prescription(
     )
 
 
-def _view(record: PrescriptionRecord) -> PrescriptionView:
+def prescription_view(record: PrescriptionRecord) -> PrescriptionView:
     return PrescriptionView(
         id=record.id,
         implant_id=record.implant_id,
@@ -419,14 +420,14 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
     reasons = "; ".join(f"{rule.value}: {text}" for rule, text in confirmation.overrides.items())
     call.audit("prescribe", record, None, reason=reasons or None)
     schedule.recompute(call, implant, f"prescription {record.id}")
-    return _view(record)
+    return prescription_view(record)
 
 
 def current_prescription(call: Call, implant_id: int) -> PrescriptionView | None:
     implant = load(call, Implant, implant_id, "implant")
     authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
     record = current_record(call, implant_id)
-    return _view(record) if record else None
+    return prescription_view(record) if record else None
 
 
 def list_prescriptions(call: Call, implant_id: int) -> list[PrescriptionView]:
@@ -438,4 +439,4 @@ def list_prescriptions(call: Call, implant_id: int) -> list[PrescriptionView]:
         .where(PrescriptionRecord.implant_id == implant_id)
         .order_by(PrescriptionRecord.active_from.desc(), PrescriptionRecord.id.desc())
     )
-    return [_view(row) for row in rows]
+    return [prescription_view(row) for row in rows]

@@ -39,7 +39,14 @@ from thecal.clinic.service.common import (
 )
 from thecal.clinic.service.core import Call
 from thecal.clinic.service.idempotency import idempotent
-from thecal.clinic.storage.models import Implant, ImplantStatus, Refill
+from thecal.clinic.storage.models import (
+    Implant,
+    ImplantStatus,
+    Interrogation,
+    PrescriptionRecord,
+    Refill,
+)
+from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.quantities import Volume
 from thecal.therapy.units import QuantityParseError, parse_concentration, parse_volume
@@ -48,9 +55,12 @@ __all__ = [
     "ExpectationView",
     "RefillForm",
     "RefillView",
+    "expectation_view_from",
     "list_refills",
     "record_refill",
     "refill_expectation",
+    "refill_view",
+    "stored_refill_view",
 ]
 
 
@@ -110,11 +120,26 @@ class _Found:
 
 def _expectation(call: Call, implant: Implant, at: datetime) -> _Found | None:
     """What the reservoir should hold at `at`, from the last refill or pump reading."""
-    refill = schedule.last_refill(call, implant.id)
-    history = schedule.deliveries_for(call, implant.id)
+    return _expectation_from(
+        call,
+        implant,
+        schedule.last_refill(call, implant.id),
+        schedule.last_interrogation(call, implant.id),
+        schedule.deliveries_for(call, implant.id),
+        at,
+    )
+
+
+def _expectation_from(
+    call: Call,
+    implant: Implant,
+    refill: Refill | None,
+    reading: Interrogation | None,
+    history: list[tuple[PrescriptionRecord, Prescription]],
+    at: datetime,
+) -> _Found | None:
     if refill is None or not history:
         return None
-    reading = schedule.last_interrogation(call, implant.id)
     anchor = schedule.latest_anchor(refill, reading)
     if anchor.at > at:
         return None
@@ -135,6 +160,17 @@ def _expectation(call: Call, implant: Implant, at: datetime) -> _Found | None:
         call.policy.reconciliation_minimum_tolerance.value,
     )
     return _Found(expectation, basis, anchor)
+
+
+def expectation_view_from(
+    call: Call,
+    implant: Implant,
+    refill: Refill | None,
+    reading: Interrogation | None,
+    history: list[tuple[PrescriptionRecord, Prescription]],
+) -> ExpectationView | None:
+    """The expectation now, from rows the caller already has (the patient page)."""
+    return _expectation_view(_expectation_from(call, implant, refill, reading, history, call.now))
 
 
 def _expectation_view(found: _Found | None) -> ExpectationView | None:
@@ -161,7 +197,7 @@ def refill_expectation(
     return _expectation_view(_expectation(call, implant, at or call.now))
 
 
-def _view(
+def refill_view(
     refill: Refill,
     expected: ExpectationView | None,
     next_due: datetime | None = None,
@@ -301,10 +337,26 @@ def _record(call: Call, implant: Implant, form: RefillForm) -> RefillView:
             accepted=f"a prescription for {drug.id} {quantity_text(concentration)}",
         )
     schedule.recompute(call, implant, f"refill {refill.id}")
-    return _view(refill, expected_view, implant.next_refill_due, implant.refill_limited_by)
+    return refill_view(refill, expected_view, implant.next_refill_due, implant.refill_limited_by)
 
 
-def list_refills(call: Call, implant_id: int) -> list[RefillView]:
+def stored_refill_view(row: Refill) -> RefillView:
+    """A refill as recorded, with the expectation computed when it was done."""
+    expected = None
+    if row.expected_volume is not None:
+        expected = ExpectationView(
+            at=row.performed_at,
+            expected=quantity_text(row.expected_volume) or "",
+            low=quantity_text(row.expected_low) or "",
+            high=quantity_text(row.expected_high) or "",
+            since=row.performed_at,
+            since_volume="",
+            basis="as computed at the refill",
+        )
+    return refill_view(row, expected)
+
+
+def list_refills(call: Call, implant_id: int, limit: int = 1000) -> list[RefillView]:
     """The implant's refills, newest first."""
     implant = load(call, Implant, implant_id, "implant")
     authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
@@ -312,19 +364,6 @@ def list_refills(call: Call, implant_id: int) -> list[RefillView]:
         select(Refill)
         .where(Refill.implant_id == implant_id)
         .order_by(Refill.performed_at.desc(), Refill.id.desc())
+        .limit(limit)
     )
-    views = []
-    for row in rows:
-        expected = None
-        if row.expected_volume is not None:
-            expected = ExpectationView(
-                at=row.performed_at,
-                expected=quantity_text(row.expected_volume) or "",
-                low=quantity_text(row.expected_low) or "",
-                high=quantity_text(row.expected_high) or "",
-                since=row.performed_at,
-                since_volume="",
-                basis="as computed at the refill",
-            )
-        views.append(_view(row, expected))
-    return views
+    return [stored_refill_view(row) for row in rows]
