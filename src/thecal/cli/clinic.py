@@ -159,12 +159,14 @@ def user_add(
     with user_errors():
         clinic = _clinic(database)
         try:
-            form = users.UserForm(
-                username=username,
-                display_name=display_name or username,
-                role=role,
-                password=password,
-                patient_id=patient_id,
+            form = users.UserForm.model_validate(
+                {
+                    "username": username,
+                    "display_name": display_name or username,
+                    "role": role,
+                    "password": password,
+                    "patient_id": patient_id,
+                }
             )
             created = clinic.perform(
                 Actor.system("command line"), lambda call: users.create_user(call, form)

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from thecal.clinic.access import Actor, Role
 from thecal.clinic.anatomy import body_map
+from thecal.clinic.candidacy import PsychEvaluation, TrialMethod
 from thecal.clinic.diagnoses import Diagnosis, DiagnosisFamily, family_of
 from thecal.clinic.errors import Conflict
 from thecal.clinic.interrogation import InterrogationDocument
@@ -39,7 +40,7 @@ from thecal.clinic.service import (
     users,
 )
 from thecal.clinic.service.core import Clinic, FixedClock
-from thecal.clinic.storage.models import AppointmentKind, Patient
+from thecal.clinic.storage.models import AppointmentKind, Patient, Sex
 from thecal.therapy.prescription import Mode
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.pump_models import find_pump_model
@@ -207,7 +208,9 @@ class _Seeder:
         spastic = family_of(case.diagnosis) is DiagnosisFamily.SPASTICITY
         if spastic:
             grade = self.rng.choice(("3", "4") if before_implant else ("1", "1+", "2"))
-            form = assessments.PainAssessmentForm(assessed_at=when, ashworth=grade)
+            form = assessments.PainAssessmentForm.model_validate(
+                {"assessed_at": when, "ashworth": grade}
+            )
         else:
             score = self.rng.randint(7, 9) if before_implant else self.rng.randint(2, 5)
             form = assessments.PainAssessmentForm(
@@ -271,15 +274,17 @@ class _Seeder:
         implanted = self.daytime(self.now - timedelta(days=30 * case.months))
         registered = implanted - timedelta(days=120)
         self.at(registered)
-        form = patients.PatientForm(
-            mrn=f"DEMO-{index + 1:04d}",
-            given_name=case.given,
-            family_name=case.family,
-            birth_date=case.born,
-            sex=case.sex,
-            weight_kg=case.weight,
-            diagnosis=case.diagnosis,
-            withdrawal_risk_factors=list(case.risk_factors),
+        form = patients.PatientForm.model_validate(
+            {
+                "mrn": f"DEMO-{index + 1:04d}",
+                "given_name": case.given,
+                "family_name": case.family,
+                "birth_date": case.born,
+                "sex": case.sex,
+                "weight_kg": case.weight,
+                "diagnosis": case.diagnosis,
+                "withdrawal_risk_factors": list(case.risk_factors),
+            }
         )
         patient = self.write(lambda call: patients.create_patient(call, form))
         self.summary.patients += 1
@@ -298,20 +303,20 @@ class _Seeder:
             no_infection=True,
             body_size_adequate=True,
             implant_depth_adequate=True,
-            psychological_evaluation="favourable",
+            psychological_evaluation=PsychEvaluation.FAVOURABLE,
         )
         self.write(lambda call: candidacy.record_screening(call, patient_id, screening))
         self.at(implanted - timedelta(days=60))
         if family_of(case.diagnosis) is DiagnosisFamily.SPASTICITY:
             trial = candidacy.TrialForm(
-                method="single_shot", drug="baclofen", dose="50 mcg",
+                method=TrialMethod.SINGLE_SHOT, drug="baclofen", dose="50 mcg",
                 baseline_ashworth="4", post_ashworth="1+",
             )  # fmt: skip
         else:
             rx = read_prescription(self.examples / case.example)
             dose = "2.4 mcg/day" if rx.drug == "ziconotide" else "1 mg/day"
             trial = candidacy.TrialForm(
-                method="catheter_infusion", drug=rx.drug, dose=dose,
+                method=TrialMethod.CATHETER_INFUSION, drug=rx.drug, dose=dose,
                 baseline_pain=8, post_pain=3,
             )  # fmt: skip
         self.write(lambda call: candidacy.record_trial(call, patient_id, trial))
@@ -474,7 +479,7 @@ def seed_demo(
             call,
             patients.PatientForm(
                 mrn=f"DEMO-{len(_CASES) + 1:04d}", given_name="Nadia", family_name="Petrova",
-                birth_date=date(1968, 10, 9), sex="female", weight_kg="70",
+                birth_date=date(1968, 10, 9), sex=Sex.FEMALE, weight_kg="70",
                 diagnosis=Diagnosis.CANCER_PAIN,
             ),
         )

@@ -75,8 +75,7 @@ class PainAssessmentView(View):
 def _map_view(mapping: PainMap | None) -> PainMapView | None:
     if mapping is None:
         return None
-    data = asdict(mapping)
-    return PainMapView(**{k: list(v) if isinstance(v, tuple) else v for k, v in data.items()})
+    return PainMapView.model_validate(asdict(mapping))
 
 
 def _mapping(regions: list[str]) -> PainMap | None:

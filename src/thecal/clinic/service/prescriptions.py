@@ -307,7 +307,8 @@ def evaluate_prescription(
     implant = _active_implant(call, implant_id, Permission.PATIENT_READ)
     prescription = to_prescription(data)
     evaluation, pump = _evaluate(call, implant, prescription)
-    confirmation = confirm(evaluation, override_reasons or {})
+    reasons: dict[Rule | str, str] = {rule: text for rule, text in (override_reasons or {}).items()}
+    confirmation = confirm(evaluation, reasons)
     daily, worst = _daily(prescription, pump)
     return EvaluationView(
         allowed=evaluation.allowed,
@@ -365,7 +366,8 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
         )
     prescription = to_prescription(form.prescription)
     evaluation, pump = _evaluate(call, implant, prescription)
-    confirmation = confirm(evaluation, form.override_reasons)
+    given: dict[Rule | str, str] = {rule: text for rule, text in form.override_reasons.items()}
+    confirmation = confirm(evaluation, given)
     verdicts = [v.model_dump() for v in _verdicts(evaluation)]
     if confirmation.refusals:
         raise Refused(

@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.errors import Invalid
@@ -147,7 +147,7 @@ _DUE_COLUMNS = (
 )
 
 
-def _due_query(horizon: datetime, high_risk: bool) -> Select[Any]:
+def _due_query(horizon: datetime, high_risk: bool) -> Any:
     # Plain columns, not whole rows: this is the hottest list in the clinic.
     return (
         select(*_DUE_COLUMNS)

@@ -122,7 +122,7 @@ class Database:
                 self.url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             )
             _configure_sqlite(self.engine)
-            self.write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+            self.write_engine: Engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         else:
             connect_args: dict[str, Any] = {"connect_timeout": 5}
             if schema:

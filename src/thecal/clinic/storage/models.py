@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -166,7 +166,7 @@ class Patient(Base):
 
     implants: Mapped[list[Implant]] = relationship(back_populates="patient")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
     __table_args__ = (Index("ix_patients_family_name_given_name", "family_name", "given_name"),)
 
 
@@ -183,7 +183,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
     __table_args__ = (
         CheckConstraint(
             "(role = 'patient') = (patient_id IS NOT NULL)", name="patient_link_iff_patient"
@@ -312,7 +312,7 @@ class Implant(Base):
 
     patient: Mapped[Patient] = relationship(back_populates="implants")
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
     __table_args__ = (
         # The refills-due worklist: active implants by due time, high-risk group first.
         Index("ix_implants_status_next_refill_due", "status", "next_refill_due"),
@@ -440,7 +440,7 @@ class Appointment(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
     __table_args__ = (
         Index("ix_appointments_patient_id_starts_at", "patient_id", "starts_at"),
         Index("ix_appointments_status_starts_at", "status", "starts_at"),

@@ -62,7 +62,7 @@ class QuantityType(TypeDecorator[Q], Generic[Q]):
 
     def __init__(self, kind: type[Q]) -> None:
         super().__init__()
-        self.kind = kind
+        self.kind: type[Q] = kind
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
@@ -74,7 +74,8 @@ class QuantityType(TypeDecorator[Q], Generic[Q]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Q | None:
         if value is None:
             return None
-        return self.kind(Fraction(value))
+        quantity: Q = self.kind(Fraction(value))
+        return quantity
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,4 +98,5 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # SQLite may hand back text for raw SQL columns
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
+        moment: datetime = value.replace(tzinfo=UTC)
+        return moment
