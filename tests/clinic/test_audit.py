@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.clinic.support import SYSTEM, add_patient, filled_baclofen_pump
+from tests.clinic.support import SYSTEM, add_patient, add_user, filled_baclofen_pump
 from thecal.clinic import audit
-from thecal.clinic.service import Clinic, patients
+from thecal.clinic.access import Role
+from thecal.clinic.service import Clinic, patients, users
 from thecal.clinic.storage.database import Database
 
 
@@ -117,3 +118,13 @@ def test_reordered_entries_are_found(clinic: Clinic, database: Database) -> None
     assert not result.ok
     assert {p.seq for p in result.problems} >= {3, 4}
     assert all(p.kind in ("altered", "broken_link") for p in result.problems)
+
+
+def test_password_hashes_never_enter_the_log(clinic: Clinic, database: Database) -> None:
+    user = add_user(clinic, "nurse", Role.NURSE)
+    form = users.UserUpdate(version=user.version, password="another long password")
+    clinic.perform(SYSTEM, lambda call: users.update_user(call, user.id, form))
+    with database.reading() as session:
+        text_ = " ".join(f"{e.before} {e.after}" for e in audit.history(session, "users", user.id))
+    assert "$argon2" not in text_
+    assert '"password_hash":"(redacted)"' in text_

@@ -32,6 +32,7 @@ from thecal.therapy.quantities import _Scalar
 
 __all__ = [
     "GENESIS_HASH",
+    "REDACTED",
     "AuditProblem",
     "AuditVerification",
     "canonical_json",
@@ -70,10 +71,18 @@ def canonical_json(value: Any) -> str:
     return json.dumps(jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+REDACTED = frozenset({"password_hash", "token_hash"})
+"""Columns whose values never enter the log (it is read by more people than the secrets)."""
+
+
 def snapshot(row: Base) -> dict[str, Any]:
-    """Every column of a model row as plain JSON values (for before/after)."""
+    """Every column of a model row as plain JSON values (for before/after); secrets are
+    replaced by a marker that says a value was there."""
     mapper = inspect(type(row))
-    return {attr.key: jsonable(getattr(row, attr.key)) for attr in mapper.column_attrs}
+    return {
+        attr.key: "(redacted)" if attr.key in REDACTED else jsonable(getattr(row, attr.key))
+        for attr in mapper.column_attrs
+    }
 
 
 def entry_hash(

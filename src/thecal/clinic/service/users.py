@@ -77,12 +77,6 @@ def _view(user: User) -> UserView:
     )
 
 
-def _snapshot(user: User) -> dict[str, object]:
-    data = snapshot(user)
-    data["password_hash"] = "(argon2id hash, not logged)"
-    return data
-
-
 def create_user(call: Call, form: UserForm) -> UserView:
     """Add a user. A patient account must name its patient; staff accounts must not."""
     authorize(call.actor, Permission.USER_ADMIN)
@@ -133,7 +127,7 @@ def update_user(call: Call, user_id: int, form: UserUpdate) -> UserView:
     authorize(call.actor, Permission.USER_ADMIN)
     user = load(call, User, user_id, "user")
     check_version(user, form.version)
-    before = _snapshot(user)
+    before = snapshot(user)
     if form.role is not None and (form.role is Role.PATIENT) != (user.patient_id is not None):
         raise Invalid(
             "role: a staff account cannot become a patient account or the reverse",
