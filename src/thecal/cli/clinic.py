@@ -23,15 +23,26 @@ from typing import Any
 
 import typer
 
-from thecal.cli.output import emit_json, fail, user_errors
+from thecal.cli.output import (
+    OneLineErrorsCommand,
+    OneLineErrorsGroup,
+    emit_json,
+    fail,
+    user_errors,
+)
 
 app = typer.Typer(
+    cls=OneLineErrorsGroup,
     name="clinic",
     help="The clinic service: database, API server, reminders worker, FHIR export, audit.",
     no_args_is_help=True,
 )
-audit_app = typer.Typer(name="audit", help="The audit log.", no_args_is_help=True)
-user_app = typer.Typer(name="user", help="Clinic user accounts.", no_args_is_help=True)
+audit_app = typer.Typer(
+    cls=OneLineErrorsGroup, name="audit", help="The audit log.", no_args_is_help=True
+)
+user_app = typer.Typer(
+    cls=OneLineErrorsGroup, name="user", help="Clinic user accounts.", no_args_is_help=True
+)
 app.add_typer(audit_app)
 app.add_typer(user_app)
 
@@ -117,7 +128,7 @@ def _current_revision(db: Any) -> str | None:
         fail(f"cannot reach the database {db.describe()}: {error.__class__.__name__}: {error}")
 
 
-@app.command()
+@app.command(cls=OneLineErrorsCommand)
 def init(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """Create the clinic database, or upgrade it to the newest schema."""
     from thecal.clinic.storage import migrate
@@ -133,7 +144,7 @@ def init(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> N
         typer.echo(f"clinic database {db.describe()}: schema {before or 'none'} -> {after}")
 
 
-@user_app.command("add")
+@user_app.command("add", cls=OneLineErrorsCommand)
 def user_add(
     username: str = typer.Argument(..., help="Lower-case login name"),
     role: str = typer.Option(..., help="clinician, nurse, pharmacist, administrator or patient"),
@@ -182,7 +193,7 @@ def user_add(
         typer.echo(f"user {created.username} ({created.role.value}) added, id {created.id}")
 
 
-@app.command()
+@app.command(cls=OneLineErrorsCommand)
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port to listen on"),
@@ -202,7 +213,7 @@ def serve(
     uvicorn.run(create_app(clinic), host=host, port=port, log_level=log_level, access_log=False)
 
 
-@app.command()
+@app.command(cls=OneLineErrorsCommand)
 def worker(
     database: str | None = DatabaseOption,
     once: bool = typer.Option(False, "--once", help="Send what is due now, then exit"),
@@ -241,7 +252,7 @@ def worker(
         typer.echo(f"worker {label}: {sent} reminder(s) sent")
 
 
-@app.command("export-fhir")
+@app.command("export-fhir", cls=OneLineErrorsCommand)
 def export_fhir(
     patient_id: int = typer.Argument(..., help="The patient's id"),
     output: Path | None = typer.Option(None, "--output", "-o", help="File (default stdout)"),
@@ -267,7 +278,7 @@ def export_fhir(
         typer.echo(f"wrote {len(bundle.get('entry', []))} resources to {output}", err=True)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", cls=OneLineErrorsCommand)
 def audit_verify(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """Walk the audit hash chain; exit 1 and say where if anything was tampered with."""
     from thecal.clinic.access import Actor
@@ -294,7 +305,7 @@ def audit_verify(database: str | None = DatabaseOption, as_json: bool = JsonOpti
         raise typer.Exit(1)
 
 
-@app.command("seed-demo")
+@app.command("seed-demo", cls=OneLineErrorsCommand)
 def seed_demo(
     database: str | None = DatabaseOption,
     seed: int = typer.Option(7, help="Random seed (the same seed gives the same clinic)"),
