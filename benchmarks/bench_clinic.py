@@ -101,7 +101,6 @@ def _templates(base: datetime) -> list[tuple[Template, int]]:
         DeliveryPeriod,
         ReservoirAnchor,
         plan_refill,
-        stability_limit,
     )
     from thecal.therapy.delivery import programmed_daily_dose, worst_case_daily_dose
     from thecal.therapy.library import default_library
@@ -122,7 +121,7 @@ def _templates(base: datetime) -> list[tuple[Template, int]]:
             [DeliveryPeriod(base - timedelta(days=400), rx)],
             pump,
             pump.default_low_reservoir_alarm.value,
-            stability_limit(drug, rx.concentration, first_fill=False).value,
+            drug.refill_limit(rx.concentration).value,
             policy.margin(high_risk).value,
             ZoneInfo("UTC"),
         )
@@ -221,7 +220,7 @@ def seed(connection: Any, now: datetime, rng: random.Random) -> dict[str, float]
             _naive(fill + t.low_after) if t.low_after else None,
             _naive(fill + t.empty_after) if t.empty_after else None,
             _naive(fill + t.stability_after), eri, eos, replacement,
-            "interim estimate (benchmark seed)" if replacement else None,
+            "pump twin battery model" if replacement else None,
         )  # fmt: skip
 
     counts["implants"] = _copy(

@@ -271,3 +271,16 @@ def test_signing_in_uses_the_stored_hash_and_upgrades_cheap_parameters(
         stored = call.session.query(User).one().password_hash
     assert stored.startswith("$argon2id$")
     assert PASSWORD not in stored
+
+
+def test_the_body_map_and_its_mapping_are_served_to_a_patient(
+    client: TestClient, two_patients: dict[str, dict[str, str]]
+) -> None:
+    headers = two_patients["patient"]
+    regions = client.get("/api/v1/body-map/regions", headers=headers).json()
+    assert {"front", "back"} == {region["view"] for region in regions}
+    mapped = client.post(
+        "/api/v1/body-map/mapping", json={"regions": ["back.low_back"]}, headers=headers
+    )
+    assert mapped.status_code == 200
+    assert mapped.json()["suggested_tip_level"]

@@ -132,3 +132,55 @@ def test_the_patient_page_gathers_the_whole_record(clinic: Clinic, clock: FixedC
     assert page.expected_now is not None and page.expected_now.expected == "18.4 mL"
     assert [o.drug_id for o in page.therapy_options] == ["baclofen"]
     assert len(page.refills) == 1
+
+
+def test_a_pain_assessment_stores_its_segments_and_suggested_tip_level(clinic: Clinic) -> None:
+    patient = add_patient(clinic, diagnosis="cancer_pain")
+    form = assessments.PainAssessmentForm(score=7, regions=["front.upper_arm.right"])
+    saved = clinic.perform(
+        SYSTEM, lambda c: assessments.record_pain_assessment(c, patient.id, form)
+    )
+    assert saved.mapping is not None
+    assert saved.mapping.segments[0] == "C5"
+    assert saved.mapping.suggested_tip_level.startswith("C")
+    assert "not a clinical guideline" in saved.mapping.disclaimer
+    again = clinic.perform(SYSTEM, lambda c: assessments.list_pain_assessments(c, patient.id))
+    assert again[0].mapping == saved.mapping
+
+
+def test_an_unknown_body_region_is_refused_with_the_accepted_ids(clinic: Clinic) -> None:
+    patient = add_patient(clinic)
+    form = assessments.PainAssessmentForm(score=5, regions=["front.tail"])
+    with pytest.raises(Invalid) as caught:
+        clinic.perform(SYSTEM, lambda c: assessments.record_pain_assessment(c, patient.id, form))
+    assert caught.value.field == "regions"
+    assert caught.value.accepted is not None and "front.upper_arm.right" in caught.value.accepted
+
+
+@pytest.mark.parametrize(("entered", "stored"), [("t10", "T10"), (" L1 ", "L1"), ("C1", "C1")])
+def test_a_catheter_tip_level_is_stored_in_canonical_form(
+    clinic: Clinic, entered: str, stored: str
+) -> None:
+    from thecal.clinic.service import implants
+
+    patient = add_patient(clinic)
+    form = implants.ImplantForm(
+        pump_model="peristaltic-20", serial="S-1", catheter_model="generic-two-piece",
+        catheter_trimmed_length_cm="70", catheter_tip_level=entered,
+    )  # fmt: skip
+    saved = clinic.perform(SYSTEM, lambda c: implants.implant_pump(c, patient.id, form))
+    assert saved.catheter_tip_level == stored
+
+
+def test_a_tip_level_that_is_not_a_vertebra_is_refused(clinic: Clinic) -> None:
+    from thecal.clinic.service import implants
+
+    patient = add_patient(clinic)
+    form = implants.ImplantForm(
+        pump_model="peristaltic-20", serial="S-1", catheter_model="generic-two-piece",
+        catheter_trimmed_length_cm="70", catheter_tip_level="T13",
+    )  # fmt: skip
+    with pytest.raises(Invalid) as caught:
+        clinic.perform(SYSTEM, lambda c: implants.implant_pump(c, patient.id, form))
+    assert caught.value.field == "catheter_tip_level"
+    assert caught.value.accepted is not None and "T1-T12" in caught.value.accepted

@@ -18,7 +18,6 @@ from thecal.clinic.refill_schedule import (
     RefillPlan,
     ReservoirAnchor,
     plan_refill,
-    stability_limit,
     volume_moved,
 )
 from thecal.therapy.library import default_library
@@ -120,13 +119,6 @@ def test_worst_case_patient_boluses_bring_the_refill_forward() -> None:
     assert plain.low_alarm_at == T0 + timedelta(days=45)
     assert worst.low_alarm_at <= T0 + timedelta(days=37, hours=12)
     assert worst.refill_due < plain.refill_due
-
-
-def test_ziconotide_first_fill_is_limited_to_its_first_fill_interval() -> None:
-    drug = LIBRARY.get("ziconotide")
-    undiluted = Concentration.from_mcg_per_ml(25)
-    assert stability_limit(drug, undiluted, first_fill=True).value == Duration.from_days(14)
-    assert stability_limit(drug, undiluted, first_fill=False).value == Duration.from_days(84)
 
 
 def test_a_slow_ziconotide_infusion_is_limited_by_stability() -> None:

@@ -206,24 +206,26 @@ def test_battery_replacement_is_due_well_before_end_of_service() -> None:
     assert outlook is not None
     assert outlook.eri_at < outlook.eos_at
     lead = policy.battery_replacement_lead.value.to_timedelta_floor()
-    assert outlook.replacement_due <= outlook.eos_at - lead
-    assert outlook.replacement_due <= outlook.eri_at
+    assert outlook.replacement_due == min(outlook.eos_at - lead, outlook.eri_at)
 
 
-def test_the_battery_projection_comes_from_the_pump_twin_when_it_offers_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    eri, eos = T0 + timedelta(days=1000), T0 + timedelta(days=1090)
-
-    class Projection:
-        eri_at, eos_at = eri, eos
-
-    monkeypatch.setattr(thecal.pump, "project_battery", lambda *a: Projection(), raising=False)
-    outlook = battery.battery_outlook(
-        "peristaltic-20", T0, VolumeRate.from_ml_per_day(1), default_policy()
-    )
+def test_the_battery_dates_are_the_pump_twins_projection() -> None:
+    rate = VolumeRate.from_ml_per_day("0.8")
+    twin = thecal.pump.project_battery("peristaltic-40", T0, rate)
+    outlook = battery.battery_outlook("peristaltic-40", T0, rate, default_policy())
     assert outlook is not None
-    assert (outlook.eri_at, outlook.eos_at, outlook.basis) == (eri, eos, "pump twin battery model")
+    assert (outlook.eri_at, outlook.eos_at) == (twin.eri_at, twin.eos_at)
+
+
+def test_more_volume_pumped_brings_the_replacement_forward() -> None:
+    slow = battery.battery_outlook(
+        "peristaltic-20", T0, VolumeRate.from_ml_per_day("0.2"), default_policy()
+    )
+    fast = battery.battery_outlook(
+        "peristaltic-20", T0, VolumeRate.from_ml_per_day(2), default_policy()
+    )
+    assert slow is not None and fast is not None
+    assert fast.replacement_due < slow.replacement_due
 
 
 @pytest.mark.parametrize(

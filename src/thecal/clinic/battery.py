@@ -1,31 +1,24 @@
 """Battery planning: when the pump reaches its Elective Replacement Indicator (ERI) and end
 of service (EOS), and by when the replacement must be booked.
 
-The projection from use belongs to the pump twin (`thecal.pump.project_battery`). Until that
-lands, `battery_outlook` falls back to an interim estimate stated as such: end of service
-at the lower end of the typical service life ([S17]: 5-7 years depending on daily volume),
-ERI 90 days before it. Either way, replacement is due `replacement_lead` (about six months,
-[S17]) before end of service. Pumps without a battery (constant-flow) have no outlook.
+ERI and EOS come from the pump twin's battery model (`thecal.pump.project_battery`: charge
+falls with time and with volume pumped; the pump stops 90 days after ERI, [S17]).
+Replacement is due `replacement_lead` (about six months, [S17]) before end of service, and
+never after ERI. Pumps without a battery (constant-flow) have no outlook.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from thecal.clinic.policy import ClinicPolicy
-from thecal.therapy.pump_models import PumpKind, find_pump_model
+from thecal.pump import project_battery
 from thecal.therapy.quantities import VolumeRate
 
-__all__ = ["BatteryOutlook", "battery_outlook", "pump_battery_model"]
+__all__ = ["BASIS", "BatteryOutlook", "battery_outlook"]
 
-INTERIM_BASIS = (
-    "interim estimate: end of service at the lower end of the typical service life, "
-    "ERI 90 days before (not yet from the pump twin's battery model)"
-)
+BASIS = "pump twin battery model"
 
 
 @dataclass(frozen=True)
@@ -36,15 +29,6 @@ class BatteryOutlook:
     basis: str
 
 
-def pump_battery_model() -> Callable[..., Any] | None:
-    """The pump twin's battery projection, if this installation has it."""
-    try:
-        module = importlib.import_module("thecal.pump")
-    except ImportError:  # pragma: no cover - thecal.pump is part of the package
-        return None
-    return getattr(module, "project_battery", None)
-
-
 def battery_outlook(
     pump_model_id: str,
     implanted_at: datetime,
@@ -53,19 +37,9 @@ def battery_outlook(
 ) -> BatteryOutlook | None:
     """ERI, EOS and the replacement-due time for a pump implanted at `implanted_at`,
     delivering `average_volume_rate` on average; None for a pump without a battery."""
-    model = find_pump_model(pump_model_id)
-    if model.kind is PumpKind.CONSTANT_FLOW:
+    projection = project_battery(pump_model_id, implanted_at, average_volume_rate)
+    if projection.eri_at is None or projection.eos_at is None:
         return None
-    project = pump_battery_model()
-    if project is not None:
-        projection = project(pump_model_id, implanted_at, average_volume_rate)
-        if projection.eri_at is None or projection.eos_at is None:
-            return None  # the pump twin knows this model has no battery
-        eri_at, eos_at = projection.eri_at, projection.eos_at
-        basis = "pump twin battery model"
-    else:
-        eos_at = implanted_at + policy.battery_interim_service_life.value.to_timedelta_floor()
-        eri_at = eos_at - policy.battery_eri_to_eos.value.to_timedelta_floor()
-        basis = INTERIM_BASIS
     lead = policy.battery_replacement_lead.value.to_timedelta_floor()
-    return BatteryOutlook(eri_at, eos_at, min(eos_at - lead, eri_at), basis)
+    due = min(projection.eos_at - lead, projection.eri_at)
+    return BatteryOutlook(projection.eri_at, projection.eos_at, due, BASIS)

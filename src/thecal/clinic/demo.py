@@ -103,7 +103,7 @@ _CASES = (
     _Case(Diagnosis.SPASTICITY_CEREBRAL_PALSY, "Sofia", "Rossi", "female", date(2001, 2, 11),
           "48", "constant-flow-30", "baclofen-flex-spasticity.toml", 18, "constant-flow"),
     _Case(Diagnosis.SPASTICITY_MULTIPLE_SCLEROSIS, "Daniel", "Fischer", "male", date(1970, 12, 1),
-          "74", "peristaltic-40", "baclofen-flex-spasticity.toml", 56, "near-eri"),
+          "74", "peristaltic-40", "baclofen-flex-spasticity.toml", 58, "near-eri"),
     _Case(Diagnosis.SPASTICITY_SPINAL_CORD_INJURY, "Grace", "Mensah", "female",
           date(1990, 7, 19), "63", "valve-accumulator-40", "baclofen-flex-spasticity.toml", 24,
           "", ("spinal_cord_injury_t6_or_above", "prior_withdrawal")),

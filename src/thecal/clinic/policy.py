@@ -40,9 +40,7 @@ class ClinicPolicy:
     high_risk_refill_remind_before: Sourced[Duration]
     escalation_steps: Sourced[tuple[Duration, ...]]
     high_risk_escalation_steps: Sourced[tuple[Duration, ...]]
-    battery_eri_to_eos: Sourced[Duration]
     battery_replacement_lead: Sourced[Duration]
-    battery_interim_service_life: Sourced[Duration]
     battery_warn_before_replacement: Sourced[Duration]
     reconciliation_minimum_tolerance: Sourced[Volume]
     appointment_remind_before: Sourced[Duration]
@@ -76,9 +74,7 @@ _FIELDS: tuple[tuple[str, str, str, Any], ...] = (
     ("high_risk_refill_remind_before", "refill", "high_risk_remind_before", parse_duration),
     ("escalation_steps", "escalation", "steps", _durations),
     ("high_risk_escalation_steps", "escalation", "high_risk_steps", _durations),
-    ("battery_eri_to_eos", "battery", "eri_to_eos", parse_duration),
     ("battery_replacement_lead", "battery", "replacement_lead", parse_duration),
-    ("battery_interim_service_life", "battery", "interim_service_life", parse_duration),
     ("battery_warn_before_replacement", "battery", "warn_before_replacement", parse_duration),
     ("reconciliation_minimum_tolerance", "reconciliation", "minimum_tolerance", parse_volume),
     ("appointment_remind_before", "appointments", "remind_before", parse_duration),

@@ -4,8 +4,8 @@ The refill is due by the earlier of
 
 - the projected low-reservoir alarm, less a safety margin (larger for drugs whose
   abrupt withdrawal can kill, such as baclofen), and
-- the end of the drug's stability in the pump (shorter after a first fill where the
-  library says so, e.g. ziconotide),
+- the end of the drug's stability in the pump (`DrugEntry.refill_limit`: shorter after a
+  first fill where the library says so, e.g. ziconotide),
 
 always counting worst-case patient boluses (the Prometra controller's rule, [S33]).
 The reservoir is followed from its last known content (a refill, or the pump's own
@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
 
-from thecal.therapy.library import DrugEntry
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.projection import (
     VolumePattern,
@@ -33,8 +32,7 @@ from thecal.therapy.projection import (
     project_reservoir,
 )
 from thecal.therapy.pump_models import PumpModel
-from thecal.therapy.quantities import Concentration, Duration, Volume, VolumeRate
-from thecal.therapy.sourced import Sourced
+from thecal.therapy.quantities import Duration, Volume, VolumeRate
 
 __all__ = [
     "DeliveryPeriod",
@@ -42,7 +40,6 @@ __all__ = [
     "RefillPlan",
     "ReservoirAnchor",
     "plan_refill",
-    "stability_limit",
     "volume_moved",
 ]
 
@@ -84,18 +81,6 @@ class RefillPlan:
     limited_by: RefillLimit
     average_volume_rate: VolumeRate
     """Worst-case long-run volume rate of the prescription now in force."""
-
-
-def stability_limit(
-    drug: DrugEntry, concentration: Concentration, first_fill: bool
-) -> Sourced[Duration]:
-    """How long this drug at this concentration may stay in the pump; after a first fill
-    the library's first-fill limit applies where it is shorter."""
-    limit = drug.stability_for(concentration)
-    first = drug.first_fill_max_interval
-    if first_fill and first is not None and first.value < limit.value:
-        return first
-    return limit
 
 
 def _local(moment: datetime, tz: tzinfo) -> datetime:

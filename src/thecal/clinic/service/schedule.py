@@ -23,7 +23,6 @@ from thecal.clinic.refill_schedule import (
     RefillPlan,
     ReservoirAnchor,
     plan_refill,
-    stability_limit,
 )
 from thecal.clinic.service.core import Call
 from thecal.clinic.storage.models import (
@@ -122,7 +121,7 @@ def plan_for(call: Call, implant: Implant) -> RefillPlan | None:
         # Nothing runs before the first prescription: follow the reservoir from there.
         anchor = ReservoirAnchor(periods[0].start, anchor.volume)
     drug = call.library.get(refill.drug)
-    stability = stability_limit(drug, refill.concentration, refill.first_fill)
+    stability = drug.refill_limit(refill.concentration, refill.first_fill)
     high_risk = drug.high_risk_withdrawal.value
     return plan_refill(
         anchor=anchor,
