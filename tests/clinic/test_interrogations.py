@@ -5,13 +5,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.clinic.support import SYSTEM, filled_baclofen_pump, later
+from tests.clinic.support import (
+    MORPHINE_4MG,
+    SYSTEM,
+    add_implant,
+    add_patient,
+    filled_baclofen_pump,
+    later,
+    prescribe,
+    refill,
+)
+from thecal.clinic import fhir
 from thecal.clinic.errors import Conflict, Invalid
-from thecal.clinic.interrogation import InterrogationDocument
+from thecal.clinic.interrogation import InterrogationDocument, from_pump_report
 from thecal.clinic.service import Clinic, FixedClock, implants, interrogations
+from thecal.pump import PumpTwin
+from thecal.pump.commands import Accepted, PatientBolusRequest, Role
+from thecal.pump.firmware import SimulationMode
+from thecal.therapy.prescription_toml import parse_prescription
+from thecal.therapy.quantities import Concentration, Volume
 
 
 def document(clock: FixedClock, **status: Any) -> dict[str, Any]:
@@ -63,7 +79,7 @@ def test_a_pump_at_eri_needs_its_replacement_now(clinic: Clinic, clock: FixedClo
     _, implant_id = filled_baclofen_pump(clinic)
     later(clock, 1)
     view = import_(clinic, implant_id, document(clock, battery={"state": "eri"}))
-    assert any("ERI" in warning for warning in view.warnings)
+    assert any("replacement" in warning for warning in view.warnings)
     implant = clinic.perform(SYSTEM, lambda c: implants.get_implant(c, implant_id))
     assert implant.schedule.replacement_due == clock.now()
 
@@ -120,3 +136,36 @@ def test_an_acknowledged_alarm_cannot_be_acknowledged_again(
     assert done.acknowledged_at == clock.now()
     with pytest.raises(Conflict):
         clinic.perform(SYSTEM, lambda c: interrogations.acknowledge_alarm(c, alarm.id, form))
+
+
+def test_a_reading_from_the_pump_twin_imports_with_its_estimate_and_boluses(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+
+    patient = add_patient(clinic, diagnosis="cancer_pain")
+    implant = add_implant(clinic, patient.id, serial="SIM-0001")
+    rx_input = {**MORPHINE_4MG, "patient_bolus": {
+        "dose": "0.2 mg", "duration": "10 min", "lockout": "3 h", "max_per_24h": 4}}  # fmt: skip
+    saved = prescribe(clinic, implant.id, rx_input)
+    refill(clinic, implant.id, drug="morphine", concentration="10 mg/mL")
+
+    local = clock.now().replace(tzinfo=None)  # the clinic runs on UTC: pump clock = UTC
+    twin = PumpTwin.implant(
+        "peristaltic-20", local, drug="morphine", concentration=Concentration.from_mg_per_ml(10),
+        fill=Volume.from_ml(20), prescription=parse_prescription(saved.toml),
+        mode=SimulationMode.ANALYTIC,
+    )  # fmt: skip
+    twin.advance(local + timedelta(days=2))
+    assert isinstance(twin.send(PatientBolusRequest(), Role.PATIENT), Accepted)
+    twin.advance(local + timedelta(days=3))
+    later(clock, 3)
+    document = from_pump_report(twin.view(), clock.now(), ZoneInfo("UTC"))
+    view = import_(clinic, implant.id, document.model_dump(mode="json"))
+    assert view.prescription_matches is True
+    assert view.reservoir_estimate == document.status.reservoir_estimate
+    with clinic.read(SYSTEM) as call:
+        bundle = fhir.export_patient(call, patient.id)
+    boluses = [e["resource"] for e in bundle["entry"]
+               if e["resource"]["resourceType"] == "MedicationAdministration"
+               and e["resource"]["dosage"]["text"] == "patient bolus"]  # fmt: skip
+    assert [b["dosage"]["dose"]["value"] for b in boluses] == [200]

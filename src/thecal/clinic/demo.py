@@ -405,7 +405,7 @@ class _Seeder:
         rx = self.read(lambda call: prescriptions.current_prescription(call, implant_id))
         alarms: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
-        battery = {"state": "ok"}
+        battery = {"state": "normal"}
         if case.story == "at-eri":
             battery = {"state": "eri"}
             alarms.append(

@@ -14,7 +14,7 @@ One JSON object (`thecal-interrogation/1`), the form ``thecal programmer interro
         "reservoir_estimate": "12.4 mL",
         "low_reservoir_threshold": "2 mL",
         "prescription_hash": "9f1c…",
-        "battery": {"state": "ok", "eri_at": null, "eos_at": null}
+        "battery": {"state": "normal", "eri_at": null, "eos_at": null}
       },
       "alarms": [{"kind": "low_reservoir", "priority": "non_critical",
                   "raised_at": "2026-03-01T22:00:00+00:00", "active": true,
@@ -26,19 +26,25 @@ One JSON object (`thecal-interrogation/1`), the form ``thecal programmer interro
 Quantities are human text parsed once by `thecal.therapy.units`; times are ISO 8601
 with an offset (the pump clock, local and without offset, is kept as given). Events of
 kind ``patient_bolus``, ``clinician_bolus``, ``bridge_bolus`` or ``priming_bolus`` with a
-``dose`` are the boluses the FHIR export reports.
+``dose`` are the boluses the FHIR export reports. Battery states, alarm kinds and
+priorities use the pump firmware's vocabulary.
+
+`from_pump_report` builds the document from the pump twin's own `InterrogationReport`
+(what `Interrogate` returns), converting the pump's local clock to real time.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from thecal.pump.eventlog import LogKind
+from thecal.pump.payloads import InterrogationReport
 from thecal.therapy.quantities import Mass, Volume
-from thecal.therapy.units import parse_mass, parse_volume
+from thecal.therapy.units import format_quantity, parse_mass, parse_volume
 
 __all__ = [
     "BOLUS_EVENT_KINDS",
@@ -51,6 +57,7 @@ __all__ = [
     "InterrogationDocument",
     "PumpIdentity",
     "PumpStatus",
+    "from_pump_report",
 ]
 
 FORMAT = "thecal-interrogation/1"
@@ -62,9 +69,22 @@ class _Strict(BaseModel):
 
 
 class BatteryState(StrEnum):
-    OK = "ok"
+    """The pump firmware's battery states (`thecal.pump.payloads.BatteryState`)."""
+
+    NORMAL = "normal"
     ERI = "eri"
-    EOS = "eos"
+    END_OF_SERVICE = "end_of_service"
+    LOW_BATTERY_RESET = "low_battery_reset"
+    NO_BATTERY = "no_battery"
+
+    @property
+    def needs_replacement(self) -> bool:
+        """ERI, end of service, or a low-battery reset: the pump must be replaced now."""
+        return self in (
+            BatteryState.ERI,
+            BatteryState.END_OF_SERVICE,
+            BatteryState.LOW_BATTERY_RESET,
+        )
 
 
 class AlarmPriority(StrEnum):
@@ -145,3 +165,56 @@ class InterrogationDocument(_Strict):
     status: PumpStatus
     alarms: list[AlarmRecord] = Field(default_factory=list, max_length=1000)
     event_log: list[EventRecord] = Field(default_factory=list, max_length=100_000)
+
+
+def _aware(local: datetime | None, tz: tzinfo) -> datetime | None:
+    if local is None:
+        return None
+    return local if local.tzinfo is not None else local.replace(tzinfo=tz)
+
+
+def from_pump_report(
+    report: InterrogationReport, interrogated_at: datetime, tz: tzinfo
+) -> InterrogationDocument:
+    """The import document for a report read from a pump (its clock in `tz`)."""
+    events = []
+    for event in report.events:
+        details = dict(event.details)
+        kind = event.kind.value
+        if event.kind is LogKind.BOLUS_STARTED and "kind" in details:
+            kind = f"{details['kind']}_bolus"
+        events.append(
+            {"seq": event.seq, "at": _aware(event.at, tz), "kind": kind, "detail": details}
+        )
+    battery = report.battery
+    return InterrogationDocument.model_validate(
+        {
+            "format": FORMAT,
+            "interrogated_at": interrogated_at,
+            "pump": {"model": report.model_id, "serial": report.serial},
+            "pump_clock": report.local_time,
+            "status": {
+                "mode": report.therapy.state.value,
+                "delivering": report.therapy.delivering,
+                "reservoir_estimate": format_quantity(report.reservoir.estimated),
+                "low_reservoir_threshold": format_quantity(report.reservoir.low_threshold),
+                "prescription_hash": report.prescription_hash,
+                "battery": {
+                    "state": battery.state.value,
+                    "eri_at": _aware(battery.eri_at, tz),
+                    "eos_at": _aware(battery.eos_at, tz),
+                },
+            },
+            "alarms": [
+                {
+                    "kind": alarm.kind.value,
+                    "priority": alarm.priority.value,
+                    "raised_at": _aware(alarm.raised_at, tz),
+                    "active": True,
+                    "acknowledged": alarm.acknowledged_at is not None,
+                }
+                for alarm in report.alarms
+            ],
+            "event_log": events,
+        }
+    )

@@ -80,10 +80,9 @@ def _warnings(row: Interrogation, document: InterrogationDocument) -> list[str]:
         warnings.append(
             "the pump's prescription differs from the clinic's record: review before refilling"
         )
-    if row.battery_state in (BatteryState.ERI, BatteryState.EOS):
-        warnings.append(
-            f"battery at {row.battery_state.value.upper()}: book the pump replacement now"
-        )
+    if row.battery_state is not None and row.battery_state.needs_replacement:
+        state = row.battery_state.value.replace("_", " ")
+        warnings.append(f"battery: {state}; book the pump replacement now")
     critical = [a.kind for a in document.alarms if a.active and a.priority == "critical"]
     if critical:
         warnings.append("critical alarm(s) active: " + ", ".join(critical))

@@ -187,13 +187,13 @@ def _battery(call: Call, implant: Implant, plan: RefillPlan | None) -> None:
     implant.replacement_due = outlook.replacement_due if outlook else None
     implant.battery_basis = outlook.basis if outlook else None
     reading = last_interrogation(call, implant.id)
-    if reading is not None and reading.battery_state in (BatteryState.ERI, BatteryState.EOS):
+    if reading is not None and reading.battery_state and reading.battery_state.needs_replacement:
         # The pump itself says its battery is at the end: replacement is due now.
         when = reading.interrogated_at
         implant.replacement_due = min(implant.replacement_due or when, when)
         if reading.battery_state is BatteryState.ERI:
             implant.battery_eri_at = min(implant.battery_eri_at or when, when)
-        implant.battery_basis = f"pump reported {reading.battery_state.value.upper()}"
+        implant.battery_basis = f"pump reported {reading.battery_state.value.replace('_', ' ')}"
 
 
 def _reminder_specs(call: Call, implant: Implant) -> list[ReminderSpec]:
