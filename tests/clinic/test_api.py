@@ -284,3 +284,13 @@ def test_the_body_map_and_its_mapping_are_served_to_a_patient(
     )
     assert mapped.status_code == 200
     assert mapped.json()["suggested_tip_level"]
+
+
+def test_a_time_without_an_offset_is_refused(
+    clinic: Clinic, client: TestClient, staff: dict[str, dict[str, str]]
+) -> None:
+    add_patient(clinic)
+    body = {"score": 4, "assessed_at": "2026-01-04T08:00:00"}
+    response = client.post("/api/v1/patients/1/pain-assessments", json=body, headers=staff["nurse"])
+    assert response.status_code == 422
+    assert error_of(response)["field"] == "assessed_at"

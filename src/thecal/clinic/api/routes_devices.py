@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
+from pydantic import AwareDatetime
 
 from thecal.clinic.api.deps import ActorDep, ClinicDep, Id
 from thecal.clinic.api.errors import ERROR_RESPONSES
@@ -120,7 +120,7 @@ def refill_expectation(
     implant_id: Id,
     clinic: ClinicDep,
     actor: ActorDep,
-    at: datetime | None = None,
+    at: AwareDatetime | None = None,
 ) -> refills.ExpectationView | None:
     """What a refill now (or `at`) should draw back out of the pump."""
     with clinic.read(actor) as call:

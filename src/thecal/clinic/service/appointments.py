@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
@@ -43,7 +43,7 @@ __all__ = [
 
 class AppointmentForm(Form):
     kind: AppointmentKind
-    starts_at: datetime
+    starts_at: AwareDatetime
     implant_id: int | None = Field(default=None, ge=1, description="Defaults to the active pump")
     note: str = Field(default="", max_length=2000)
     late_reason: str | None = Field(
@@ -53,7 +53,7 @@ class AppointmentForm(Form):
 
 class AppointmentUpdate(Form):
     version: int = Field(ge=1)
-    starts_at: datetime | None = None
+    starts_at: AwareDatetime | None = None
     status: AppointmentStatus | None = None
     note: str | None = Field(default=None, max_length=2000)
     late_reason: str | None = Field(default=None, max_length=500)

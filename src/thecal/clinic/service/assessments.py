@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
@@ -54,7 +54,7 @@ class BodyRegionItem(View):
 
 
 class PainAssessmentForm(Form):
-    assessed_at: datetime | None = Field(default=None, description="Defaults to now")
+    assessed_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
     score: int | None = Field(default=None, ge=0, le=10, description="0 (no pain) to 10")
     ashworth: AshworthGrade | None = Field(default=None, description="Modified Ashworth grade")
     regions: list[str] = Field(default_factory=list, max_length=60)

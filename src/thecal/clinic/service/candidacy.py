@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
@@ -41,7 +41,7 @@ AshworthGrade = Literal["0", "1", "1+", "2", "3", "4"]
 
 
 class ScreeningForm(Form):
-    decided_at: datetime | None = None
+    decided_at: AwareDatetime | None = None
     conservative_therapies_tried: bool
     no_other_surgical_option: bool
     no_untreated_addiction: bool
@@ -64,7 +64,7 @@ class ScreeningView(View):
 
 
 class TrialForm(Form):
-    performed_at: datetime | None = None
+    performed_at: AwareDatetime | None = None
     method: TrialMethod
     drug: str = Field(min_length=1, max_length=40)
     dose: str = Field(min_length=1, max_length=40, examples=["50 mcg", "100 mcg/day"])

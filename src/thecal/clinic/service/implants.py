@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
@@ -65,7 +65,7 @@ class RefillState(StrEnum):
 class ImplantForm(Form):
     pump_model: str = Field(min_length=1, max_length=40, examples=["peristaltic-20"])
     serial: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
-    implanted_at: datetime | None = None
+    implanted_at: AwareDatetime | None = None
     catheter_model: str = Field(min_length=1, max_length=40, examples=["prometra-110"])
     catheter_trimmed_length_cm: str = Field(pattern=LENGTH_PATTERN, examples=["68.5"])
     catheter_tip_level: str = Field(min_length=2, max_length=8, examples=["T10"])
@@ -78,7 +78,7 @@ class ImplantForm(Form):
 
 class ExplantForm(Form):
     version: int = Field(ge=1)
-    explanted_at: datetime | None = None
+    explanted_at: AwareDatetime | None = None
     reason: str = Field(min_length=1, max_length=500)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import tomli_w
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
@@ -103,7 +103,7 @@ class PrescribeForm(Form):
         default_factory=dict,
         description="A reason for each rule that warned (soft limit), by rule name",
     )
-    active_from: datetime | None = Field(default=None, description="Defaults to now")
+    active_from: AwareDatetime | None = Field(default=None, description="Defaults to now")
     replaces_prescription_id: int | None = Field(
         default=None,
         ge=1,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
@@ -65,7 +65,7 @@ __all__ = [
 
 
 class RefillForm(Form):
-    performed_at: datetime | None = Field(default=None, description="Defaults to now")
+    performed_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
     aspirated_volume: VolumeText | None = Field(
         default=None, description="Volume drawn back out; required except at the first fill"
     )
