@@ -99,7 +99,7 @@ class Clinic:
 
     @contextmanager
     def read(self, actor: Actor) -> Iterator[Call]:
-        """A read-only call (one consistent snapshot where the database offers it)."""
+        """A read call: one transaction (SQLite: one snapshot; PostgreSQL: read committed)."""
         with _translated(), self.database.reading() as session:
             yield Call(session, actor, self.clock.now(), self)
 
