@@ -12,8 +12,9 @@ Exact values stay exact: `Fraction` travels as numerator and denominator, quanti
 
 Limits that keep a hostile payload cheap to reject: integers of at most
 `MAX_INT_BYTES` bytes, nesting at most `MAX_DEPTH` deep, text and collections bounded
-by the payload length. `decode` never raises for bad bytes: it returns a
-`PayloadError` saying what was wrong.
+by the payload length. Every value has exactly one encoding: a payload that decodes
+but does not re-encode to the same bytes is refused. `decode` never raises for bad
+bytes: it returns a `PayloadError` saying what was wrong.
 """
 
 from __future__ import annotations
@@ -302,6 +303,14 @@ class TypeRegistry:
             check = self._checker(expected, "payload")
             if not check.accepts(value):
                 raise _Reject(f"payload is {type(value).__name__}, expected {check.describe}")
+            # One value, one encoding: anything a constructor normalised (a timedelta's
+            # parts, a drug name's case, an ISO separator) was not sent in canonical form.
+            try:
+                canonical = self.encode(value)
+            except TypeError as error:
+                raise _Reject(f"decoded value cannot be re-encoded: {error}") from None
+            if canonical != data:
+                raise _Reject("payload is not in canonical form")
         except _Reject as error:
             return PayloadError(str(error))
         return Decoded(value)
@@ -363,13 +372,16 @@ class TypeRegistry:
         if tag in (_DATETIME, _DATE, _TIME):
             text = reader.text(limit=64)
             try:
+                parsed: datetime | date | time
                 if tag == _DATETIME:
-                    return datetime.fromisoformat(text)
-                if tag == _DATE:
-                    return date.fromisoformat(text)
-                return time.fromisoformat(text)
+                    parsed = datetime.fromisoformat(text)
+                elif tag == _DATE:
+                    parsed = date.fromisoformat(text)
+                else:
+                    parsed = time.fromisoformat(text)
             except ValueError:
                 raise _Reject(f"{text!r} is not an ISO date/time") from None
+            return parsed
         if tag == _TIMEDELTA:
             days, seconds, micros = (self._decode(reader, depth + 1) for _ in range(3))
             if not all(type(x) is int for x in (days, seconds, micros)):
