@@ -14,6 +14,15 @@ app = typer.Typer(
 )
 
 
+from thecal.cli.patient import patient_app  # noqa: E402
+from thecal.cli.programmer import programmer_app  # noqa: E402
+from thecal.cli.pump_serve import pump_app  # noqa: E402
+
+app.add_typer(pump_app, name="pump")
+app.add_typer(programmer_app, name="programmer")
+app.add_typer(patient_app, name="patient")
+
+
 def run() -> None:
     """Console-script entry point."""
     app()

@@ -19,6 +19,7 @@ from enum import StrEnum
 __all__ = ["SecurityEvent", "SecurityEventKind", "SecurityLog"]
 
 _logger = logging.getLogger("thecal.link.security")
+_logger.addHandler(logging.NullHandler())  # the application decides where logs go
 
 
 class SecurityEventKind(StrEnum):

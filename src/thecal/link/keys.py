@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -61,10 +61,14 @@ class StaticKey:
     """A long-term X25519 key pair (a pump's, a programmer's or a patient controller's)."""
 
     private_bytes: bytes
+    _public: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.private_bytes) != 32:
             raise ValueError("an X25519 private key is 32 bytes")
+        # Deriving the public key is a scalar multiplication: do it once.
+        public = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        object.__setattr__(self, "_public", public)
 
     @classmethod
     def generate(cls, entropy: Entropy = os.urandom) -> StaticKey:
@@ -83,7 +87,7 @@ class StaticKey:
 
     @property
     def public(self) -> bytes:
-        return self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return self._public
 
     @property
     def id(self) -> str:

@@ -9,6 +9,7 @@ sender claims.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -167,9 +168,11 @@ def _dataclasses_of(module: object) -> list[type]:
     return found
 
 
+@functools.cache
 def wire_registry() -> TypeRegistry:
     """The closed set of types that may cross the link: therapy values, the pump's
-    commands and payload types, and the link's own messages."""
+    commands and payload types, and the link's own messages. Built once and shared (do
+    not register more types into it)."""
     registry = TypeRegistry()
     registry.register(
         quantities.Mass,

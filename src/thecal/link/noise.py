@@ -179,6 +179,7 @@ class Initiator:
         meter: WorkMeter | None = None,
     ) -> None:
         self._static = static.private
+        self._static_public = static.public
         self._rs = responder_static
         self._psk = psk
         self._sym = _Symmetric(PROTOCOL_ENROL if psk else PROTOCOL_SESSION, prologue)
@@ -203,7 +204,7 @@ class Initiator:
         if self._psk:
             sym.mix_key(e_pub)  # psk modifier: e also feeds the key
         sym.mix_key(_dh(self._e, self._rs, self.meter))  # es
-        encrypted_static = sym.encrypt_and_hash(_public_bytes(self._static))  # s
+        encrypted_static = sym.encrypt_and_hash(self._static_public)  # s
         sym.mix_key(_dh(self._static, self._rs, self.meter))  # ss
         if self._psk:
             sym.mix_key_and_hash(self._psk)  # psk
