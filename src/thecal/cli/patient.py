@@ -28,6 +28,7 @@ from thecal.link.controller import ControllerLink
 from thecal.link.keys import parse_public_key
 from thecal.link.transports.tcp import TcpChannel, parse_address
 from thecal.programmer import patient as workflows
+from thecal.programmer.connection import TCP_RETRY
 from thecal.programmer.home import ControllerHome, PumpPairing
 from thecal.pump.commands import Role
 
@@ -64,7 +65,12 @@ def connect(
         host, port = parse_address(pump)
     with link_errors():
         link = ControllerLink(
-            TcpChannel(host, port), home.key(), public, serial, hello_clock=home.next_hello
+            TcpChannel(host, port),
+            home.key(),
+            public,
+            serial,
+            retry=TCP_RETRY,
+            hello_clock=home.next_hello,
         )
         try:
             welcome = link.connect()

@@ -46,6 +46,7 @@ from thecal.programmer.clinician import (
     RefillRequest,
 )
 from thecal.programmer.connection import (
+    TCP_RETRY,
     JournaledLink,
     ResolvedRequest,
     connect_tcp,
@@ -331,12 +332,13 @@ def pair(
     with link_errors():
         channel = TcpChannel(host, port)
         try:
-            identity = identify(channel)
+            identity = identify(channel, TCP_RETRY)
             link = ControllerLink(
                 channel,
                 home.key(),
                 identity.public_key,
                 identity.serial,
+                retry=TCP_RETRY,
                 hello_clock=home.next_hello,
             )
             welcome = link.pair(card, Role.CLINICIAN, label)

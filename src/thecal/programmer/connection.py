@@ -23,6 +23,7 @@ from thecal.programmer.home import ControllerHome, PendingRequest, PumpPairing
 from thecal.pump.commands import Command, Response
 
 __all__ = [
+    "TCP_RETRY",
     "JournaledLink",
     "ResolvedRequest",
     "Sender",
@@ -81,6 +82,10 @@ def resolve_pending(
     return resolved
 
 
+TCP_RETRY = RetryPolicy(timeout=2.0, attempts=4, handshake_attempts=4)
+"""TCP either delivers or breaks the connection: fewer, longer waits than on the radio."""
+
+
 def connect_tcp(
     home: ControllerHome,
     pairing: PumpPairing,
@@ -94,7 +99,7 @@ def connect_tcp(
         key or home.key(),
         pairing.public_key,
         pairing.serial,
-        retry=retry,
+        retry=retry or TCP_RETRY,
         hello_clock=home.next_hello,
     )
 
