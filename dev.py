@@ -36,7 +36,7 @@ def _inputs_digest() -> str:
 
 def ensure_environment() -> None:
     """Create `.venv` and install the pinned dependencies and thecal itself."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py must run, and explain, on older Pythons
         sys.exit(f"thecal needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = _inputs_digest()
     if STAMP.exists() and STAMP.read_text() == wanted:
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_environment()
     if job == "demo":
-        return run(str(BIN / "thecal"), "demo", *extra)
+        return run(str(BIN / "thecal"), "tour", *extra)
     if job == "test":
         return test(extra)
     if job == "bench":

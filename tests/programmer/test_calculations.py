@@ -69,6 +69,15 @@ def test_bridge_moves_the_dead_space_at_the_old_volume_rate() -> None:
     assert plan.old_daily_dose.over(plan.duration) == plan.volume.times(old.concentration)
 
 
+@pytest.mark.parametrize(("rate_mcg", "fits"), [(6480, True), (6479, False)])
+def test_a_bridge_longer_than_one_pump_bolus_is_flagged(rate_mcg: int, fits: bool) -> None:
+    # 0.27 mL of 24 mg/mL holds 6480 mcg: at 6480 mcg/day the bridge takes exactly 24 h
+    catheter = CatheterData(PROMETRA, Fraction(50))
+    old = _rx(rate_mcg, 24000)
+    plan = bridge_bolus(PUMP, catheter, old)
+    assert plan.fits_one_bolus is fits
+
+
 def test_a_stopped_old_prescription_has_nothing_to_bridge() -> None:
     stopped = Prescription("morphine", Concentration(Fraction(10000)), Mode.STOPPED)
     with pytest.raises(ValueError, match="priming bolus"):

@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import typer
 
+from thecal.cli import calc, therapy, tour
+from thecal.cli import science as science_cli
+from thecal.cli.output import OneLineErrorsCommand, OneLineErrorsGroup
+from thecal.cli.patient import patient_app
+from thecal.cli.programmer import programmer_app
+from thecal.cli.pump_serve import pump_app
+from thecal.cli.sim import sim
+
 app = typer.Typer(
     name="thecal",
     help="thecal: intrathecal drug-delivery system (pump twin, programmer, clinic, science). "
     "Not a medical device.",
+    cls=OneLineErrorsGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
-from thecal.cli.patient import patient_app  # noqa: E402
-from thecal.cli.programmer import programmer_app  # noqa: E402
-from thecal.cli.pump_serve import pump_app  # noqa: E402
+@app.callback()
+def _root() -> None:
+    """thecal: intrathecal drug-delivery system. Not a medical device."""
 
+
+# Therapy core: the drug library, checks and calculators.
+app.command("drugs", cls=OneLineErrorsCommand)(therapy.drugs)
+app.command("check", cls=OneLineErrorsCommand)(therapy.check)
+app.add_typer(calc.app, name="calc")
+app.command("tour", cls=OneLineErrorsCommand)(tour.tour)
+# Pump twin.
+app.command("sim", cls=OneLineErrorsCommand)(sim)
+# Science.
+app.add_typer(science_cli.app, name="science")
+# Telemetry: the served pump, the clinician programmer, the patient controller.
 app.add_typer(pump_app, name="pump")
 app.add_typer(programmer_app, name="programmer")
 app.add_typer(patient_app, name="patient")

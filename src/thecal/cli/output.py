@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from thecal.therapy.quantities import _Scalar, decimal_text
 
@@ -88,3 +89,53 @@ def emit_json(payload: dict[str, Any]) -> None:
     """Write exactly one JSON object to stdout."""
     sys.stdout.write(json.dumps(to_jsonable(payload), ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def _one_line(error: typer.TyperException) -> NoReturn:
+    format_message = getattr(error, "format_message", None)
+    message = format_message() if callable(format_message) else str(error)
+    fail(f"{message} (see --help)")
+
+
+class OneLineErrorsCommand(TyperCommand):
+    """A typer command whose usage errors are one line on stderr, exit 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.Exit:
+            raise
+        except typer.TyperException as error:
+            if not hasattr(error, "exit_code"):
+                raise
+            _one_line(error)
+
+
+class OneLineErrorsGroup(TyperGroup):
+    """A typer group whose usage errors (unknown sub-command too) are one line, exit 2.
+
+    Its commands need ``cls=OneLineErrorsCommand`` themselves (typer builds each
+    command from its own `cls`). A group called with no arguments still shows its help.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args:
+            return super().parse_args(ctx, args)  # help, as for any typer group
+        try:
+            return super().parse_args(ctx, args)
+        except typer.Exit:
+            raise
+        except typer.TyperException as error:
+            if not hasattr(error, "exit_code"):
+                raise
+            _one_line(error)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except typer.Exit:
+            raise
+        except typer.TyperException as error:
+            if not hasattr(error, "exit_code"):
+                raise
+            _one_line(error)

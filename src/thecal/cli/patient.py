@@ -14,7 +14,14 @@ from pathlib import Path
 
 import typer
 
-from thecal.cli.output import EXIT_REFUSED, console, emit_json, user_errors
+from thecal.cli.output import (
+    EXIT_REFUSED,
+    OneLineErrorsCommand,
+    OneLineErrorsGroup,
+    console,
+    emit_json,
+    user_errors,
+)
 from thecal.cli.programmer import (
     JSON,
     STATE,
@@ -33,13 +40,14 @@ from thecal.programmer.home import ControllerHome, PumpPairing
 from thecal.pump.commands import Role
 
 patient_app = typer.Typer(
+    cls=OneLineErrorsGroup,
     help="Patient controller: request a bolus, see the status, acknowledge an alarm.",
     no_args_is_help=True,
 )
 PUMP = typer.Option(None, "--pump", help="Serial of the pump, when paired with several.")
 
 
-@patient_app.command("identity")
+@patient_app.command("identity", cls=OneLineErrorsCommand)
 def identity(state: Path = STATE, json_out: bool = JSON) -> None:
     """This controller's public key, for the clinician to enrol."""
     with user_errors():
@@ -50,7 +58,7 @@ def identity(state: Path = STATE, json_out: bool = JSON) -> None:
         console.print(f"key id {key.id}\npublic key {key.public.hex()}", markup=False)
 
 
-@patient_app.command("connect")
+@patient_app.command("connect", cls=OneLineErrorsCommand)
 def connect(
     pump: str = typer.Option(..., "--pump", help="Address of the pump, HOST:PORT."),
     serial: str = typer.Option(..., "--serial", help="The pump's serial number."),
@@ -85,7 +93,7 @@ def connect(
         console.print(f"connected to pump {serial} as {welcome.role.value}", markup=False)
 
 
-@patient_app.command("bolus")
+@patient_app.command("bolus", cls=OneLineErrorsCommand)
 def bolus(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None:
     """Ask the pump for the prescribed patient bolus."""
     with connected(state, pump, Role.PATIENT) as c, link_errors():
@@ -122,7 +130,7 @@ def bolus(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None:
         raise typer.Exit(EXIT_REFUSED)
 
 
-@patient_app.command("status")
+@patient_app.command("status", cls=OneLineErrorsCommand)
 def status(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None:
     """Delivering or not, reservoir, alarms, and whether a bolus is available."""
     with connected(state, pump, Role.PATIENT) as c, link_errors():
@@ -148,7 +156,7 @@ def status(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None
         )
 
 
-@patient_app.command("ack")
+@patient_app.command("ack", cls=OneLineErrorsCommand)
 def ack(
     alarm: str = typer.Argument(..., help="Alarm kind, e.g. low_reservoir."),
     state: Path = STATE,

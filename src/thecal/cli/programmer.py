@@ -26,7 +26,15 @@ from typing import Any, NoReturn
 import typer
 from rich.table import Table
 
-from thecal.cli.output import EXIT_REFUSED, console, emit_json, fail, user_errors
+from thecal.cli.output import (
+    EXIT_REFUSED,
+    OneLineErrorsCommand,
+    OneLineErrorsGroup,
+    console,
+    emit_json,
+    fail,
+    user_errors,
+)
 from thecal.link.controller import (
     ControllerLink,
     HandshakeRefused,
@@ -66,6 +74,7 @@ from thecal.therapy.units import parse_concentration, parse_volume
 EXIT_NO_ANSWER = 4
 
 programmer_app = typer.Typer(
+    cls=OneLineErrorsGroup,
     help="Clinician programmer: pair, interrogate, program, refill, implant, control.",
     no_args_is_help=True,
 )
@@ -316,7 +325,7 @@ def _summary(report: InterrogationReport) -> list[tuple[str, str]]:
 # -- commands ----------------------------------------------------------------------------
 
 
-@programmer_app.command("pair")
+@programmer_app.command("pair", cls=OneLineErrorsCommand)
 def pair(
     pump: str = typer.Option(..., "--pump", help="Address of the pump, HOST:PORT."),
     secret: str = typer.Option(..., "--secret", help="The device secret from the implant card."),
@@ -364,7 +373,7 @@ def pair(
         )
 
 
-@programmer_app.command("identity")
+@programmer_app.command("identity", cls=OneLineErrorsCommand)
 def identity(state: Path = STATE, json_out: bool = JSON) -> None:
     """This programmer's public key (give it to a clinician to enrol it) and its pairings."""
     with user_errors():
@@ -386,7 +395,7 @@ def identity(state: Path = STATE, json_out: bool = JSON) -> None:
             )
 
 
-@programmer_app.command("interrogate")
+@programmer_app.command("interrogate", cls=OneLineErrorsCommand)
 def interrogate(
     log_since: int = typer.Option(None, "--log-since", help="Only log entries after this seq."),
     state: Path = STATE,
@@ -428,7 +437,7 @@ def interrogate(
         )
 
 
-@programmer_app.command("program")
+@programmer_app.command("program", cls=OneLineErrorsCommand)
 def program(
     prescription: Path = typer.Argument(..., help="Prescription TOML file."),
     reasons: list[str] = REASONS,
@@ -478,7 +487,7 @@ def program(
         raise typer.Exit(EXIT_REFUSED)
 
 
-@programmer_app.command("refill")
+@programmer_app.command("refill", cls=OneLineErrorsCommand)
 def refill(
     aspirated: str = typer.Option(..., "--aspirated", help='Volume withdrawn, e.g. "3.2 mL".'),
     fill: str = typer.Option(..., "--fill", help='Volume now in the reservoir, e.g. "20 mL".'),
@@ -618,7 +627,7 @@ def _refill_preview(
     console.print("preview only: nothing sent. Re-run with --confirm to refill.", markup=False)
 
 
-@programmer_app.command("implant")
+@programmer_app.command("implant", cls=OneLineErrorsCommand)
 def implant(
     prescription: Path = typer.Option(..., "--prescription", help="First prescription (TOML)."),
     catheter: str = typer.Option(..., "--catheter", help="Catheter model id."),
@@ -679,7 +688,7 @@ def _simple(name: str, action: Any, doc: str) -> None:
         show_command(result, json_out, c.resolved)
 
     command.__doc__ = doc
-    programmer_app.command(name)(command)
+    programmer_app.command(name, cls=OneLineErrorsCommand)(command)
 
 
 _simple("stop", workflows.stop, "Stop all delivery.")
@@ -690,7 +699,7 @@ _simple("post-mri", workflows.post_mri_check, "After an MRI: check the motor, re
 _simple("reset-valve", workflows.reset_flow_valve, "Re-open a valve pump's flow valve after MRI.")
 
 
-@programmer_app.command("replacement")
+@programmer_app.command("replacement", cls=OneLineErrorsCommand)
 def replacement(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None:
     """Battery ERI and end-of-service: when to schedule the pump replacement."""
     with connected(state, pump, Role.CLINICIAN) as c, link_errors():
@@ -701,7 +710,7 @@ def replacement(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) ->
         console.print(plan.message, markup=False)
 
 
-@programmer_app.command("enrol")
+@programmer_app.command("enrol", cls=OneLineErrorsCommand)
 def enrol(
     public_key: str = typer.Option(..., "--public-key", help="The controller's public key (hex)."),
     role: Role = typer.Option(Role.PATIENT, "--role", help="patient or clinician."),
@@ -738,7 +747,7 @@ def enrol(
         raise typer.Exit(EXIT_REFUSED)
 
 
-@programmer_app.command("revoke")
+@programmer_app.command("revoke", cls=OneLineErrorsCommand)
 def revoke(
     key_id: str = typer.Argument(..., help="Key id of the lost controller."),
     state: Path = STATE,
@@ -751,7 +760,7 @@ def revoke(
     show_command(result, json_out, c.resolved)
 
 
-@programmer_app.command("controllers")
+@programmer_app.command("controllers", cls=OneLineErrorsCommand)
 def controllers(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None:
     """Who is enrolled with the pump, and who was revoked."""
     with connected(state, pump, Role.CLINICIAN) as c, link_errors():
@@ -769,7 +778,7 @@ def controllers(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) ->
         console.print(f"{key} revoked", markup=False)
 
 
-@programmer_app.command("pending")
+@programmer_app.command("pending", cls=OneLineErrorsCommand)
 def pending(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) -> None:
     """Resend requests whose answers never arrived and show what the pump did."""
     with connected(state, pump, Role.CLINICIAN) as c:

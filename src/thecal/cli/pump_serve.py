@@ -19,13 +19,21 @@ from types import FrameType
 
 import typer
 
-from thecal.cli.output import console, emit_json, user_errors
+from thecal.cli.output import (
+    OneLineErrorsCommand,
+    OneLineErrorsGroup,
+    console,
+    emit_json,
+    user_errors,
+)
 from thecal.link.served_pump import CARD_FILE, ImplantSpec, ServedPump, syringe_request
 from thecal.link.transports.tcp import parse_address
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.units import parse_concentration, parse_volume
 
-pump_app = typer.Typer(help="The pump twin as a served device.", no_args_is_help=True)
+pump_app = typer.Typer(
+    cls=OneLineErrorsGroup, help="The pump twin as a served device.", no_args_is_help=True
+)
 
 
 def _implant_spec(
@@ -56,7 +64,7 @@ def _implant_spec(
     )
 
 
-@pump_app.command("serve")
+@pump_app.command("serve", cls=OneLineErrorsCommand)
 def serve(
     state: Path = typer.Option(..., "--state", help="State directory (created on first start)."),
     listen: str = typer.Option(
@@ -132,7 +140,7 @@ def serve(
     served.stop()
 
 
-@pump_app.command("card")
+@pump_app.command("card", cls=OneLineErrorsCommand)
 def card(
     state: Path = typer.Option(..., "--state", help="State directory of a served pump."),
     json_out: bool = typer.Option(False, "--json"),
@@ -151,7 +159,7 @@ def card(
         console.print(text, markup=False, highlight=False)
 
 
-@pump_app.command("syringe")
+@pump_app.command("syringe", cls=OneLineErrorsCommand)
 def syringe(
     action: str = typer.Argument(..., help="aspirate, inject, or refill (both at once)"),
     state: Path = typer.Option(..., "--state", help="State directory of the served pump."),

@@ -1,21 +1,18 @@
-"""Volumes the programmer computes for implant and refill: catheter volume, the priming
-bolus and the bridge bolus.
+"""The implant and refill volumes as the programmer sends them to the pump.
 
-These belong with the other calculators in `thecal.therapy` and live here only until
-they exist there (then this module re-exports them). Exact arithmetic throughout; a
-duration is rounded *up* to a whole second, so a bolus rate is never faster than the
-pump allows.
+The arithmetic is the therapy calculators' (`thecal.therapy.calculators.priming` and
+`.bridge`: one rule, one place); this module takes its inputs from the pump and catheter
+models and turns the exact results into commands the pump can run: a duration rounded
+*up* to a whole second, so the bolus rate is never faster than the calculated one.
 
 Hazards these numbers answer (docs/workflows/programmer.md):
 
-* The priming bolus fills pump tubing and catheter with drug. The volume is exactly the
-  tubing volume of the pump model plus the implanted catheter's volume, never padded:
-  a priming bolus that is too large pushes drug into the CSF at bolus rate (the 2013-16
-  Class I recall used a wrong tubing volume, 0.199 mL instead of 0.140 mL).
+* The priming bolus fills pump tubing and catheter with drug: exactly the pump model's
+  tubing volume plus the implanted catheter's volume, never padded (a Class I recall
+  followed a wrong tubing volume, 0.199 mL instead of 0.140 mL).
 * After a drug or concentration change the tubing and catheter still hold the old
   solution; the bridge bolus moves exactly that volume at the old prescription's volume
-  rate, so the patient keeps receiving the old daily dose until the new solution
-  arrives at the catheter tip.
+  rate, so the patient keeps the old daily dose until the new solution reaches the tip.
 """
 
 from __future__ import annotations
@@ -24,12 +21,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
+from thecal.therapy.calculators import bridge, priming
 from thecal.therapy.delivery import programmed_daily_dose
-from thecal.therapy.prescription import Mode, Prescription
+from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import CatheterModel, PumpModel
-from thecal.therapy.quantities import DoseRate, Duration, Volume, VolumeRate
+from thecal.therapy.quantities import Concentration, DoseRate, Duration, Volume, VolumeRate
 
 __all__ = [
+    "MAX_PUMP_BOLUS",
     "BridgePlan",
     "CatheterData",
     "PrimingPlan",
@@ -38,14 +37,13 @@ __all__ = [
     "priming_bolus",
 ]
 
+MAX_PUMP_BOLUS = Duration.from_hours(24)
+"""The longest single bolus the pump firmware runs (`thecal.pump` refuses longer ones)."""
+
 
 @dataclass(frozen=True)
 class CatheterData:
-    """The implanted catheter: its model and the length left in the patient (cm).
-
-    `implanted_cm` is the catheter's full length minus what the surgeon trimmed; for
-    the Prometra labelled formula, implanted length = 110 cm - trimmed length.
-    """
+    """The implanted catheter: its model and the length left in the patient (cm)."""
 
     model: CatheterModel
     implanted_cm: Fraction
@@ -60,17 +58,17 @@ class CatheterData:
 
     @classmethod
     def from_trimmed(cls, model: CatheterModel, trimmed_cm: Fraction) -> CatheterData:
-        return cls(model, model.length_cm.value - trimmed_cm)
+        """Prometra labelled formula: implanted length = catheter length − trimmed length."""
+        return cls(model, priming.implanted_length(model.length_cm.value, trimmed_cm))
 
 
 def catheter_volume(catheter: CatheterData) -> Volume:
     """Internal volume of the implanted catheter (length × volume per cm)."""
-    return catheter.model.volume_per_cm.value.scaled(catheter.implanted_cm)
+    return priming.catheter_volume(catheter.model.volume_per_cm.value, catheter.implanted_cm)
 
 
-def _duration_at(volume: Volume, rate: VolumeRate) -> Duration:
-    seconds = volume.amount / rate.amount * 86400
-    return Duration(Fraction(ceil(seconds)))
+def _whole_seconds_up(duration: Duration) -> Duration:
+    return Duration(Fraction(ceil(duration.seconds)))
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,7 @@ class PrimingPlan:
     catheter: Volume
     volume: Volume
     duration: Duration
+    warnings: tuple[str, ...]
 
     @property
     def rate(self) -> VolumeRate:
@@ -88,14 +87,22 @@ class PrimingPlan:
 
 
 def priming_bolus(pump: PumpModel, catheter: CatheterData) -> PrimingPlan:
-    """The priming bolus after implant or catheter revision: exactly the pump tubing
-    volume plus the catheter volume, at the pump's highest bolus rate (rounded to a
-    whole second, never faster)."""
-    tubing = pump.tubing_volume.value
-    in_catheter = catheter_volume(catheter)
-    volume = tubing + in_catheter
+    """The priming bolus after implant or catheter revision, at the pump's highest bolus
+    rate (duration rounded up to a whole second)."""
+    result = priming.priming_bolus(
+        catheter.implanted_cm,
+        catheter.model.volume_per_cm.value,
+        pump.tubing_volume.value,
+        pump.max_bolus_volume_rate.value,
+        catheter.model.length_cm.value,
+    )
+    assert result.duration is not None  # a rate was given
     return PrimingPlan(
-        tubing, in_catheter, volume, _duration_at(volume, pump.max_bolus_volume_rate.value)
+        result.tubing_volume,
+        result.catheter_volume,
+        result.volume,
+        _whole_seconds_up(result.duration),
+        result.warnings,
     )
 
 
@@ -108,20 +115,25 @@ class BridgePlan:
     old_daily_dose: DoseRate
     old_volume_rate: VolumeRate
 
+    @property
+    def fits_one_bolus(self) -> bool:
+        return self.duration <= MAX_PUMP_BOLUS
 
-def bridge_bolus(pump: PumpModel, catheter: CatheterData, old: Prescription) -> BridgePlan:
+
+def bridge_bolus(
+    pump: PumpModel,
+    catheter: CatheterData,
+    old: Prescription,
+    new_concentration: Concentration | None = None,
+) -> BridgePlan:
     """The bridge bolus after a drug or concentration change.
 
-    `ValueError` when the old prescription delivered nothing (stopped): there is no old
-    dose to bridge; prime with the new solution instead, under supervision.
+    `ValueError` (`CalculatorInputError`) when the old prescription delivers nothing:
+    there is no old dose to bridge; prime with the new solution instead.
     """
-    volume = pump.tubing_volume.value + catheter_volume(catheter)
-    minimum = pump.minimum_rate.value
-    daily = DoseRate(programmed_daily_dose(old, minimum).amount)
-    if old.mode is Mode.STOPPED or daily.amount <= 0:
-        raise ValueError(
-            "the old prescription delivers nothing, so there is no dose to bridge; "
-            "use a priming bolus with the new solution instead"
-        )
-    rate = daily.to_volume_rate(old.concentration)
-    return BridgePlan(volume, _duration_at(volume, rate), daily, rate)
+    daily = DoseRate(programmed_daily_dose(old, pump.minimum_rate.value).amount)
+    dead = bridge.dead_volume(catheter_volume(catheter), pump.tubing_volume.value)
+    result = bridge.bridge_bolus(daily, old.concentration, dead, new_concentration)
+    return BridgePlan(
+        result.dead_volume, _whole_seconds_up(result.duration), daily, result.volume_rate
+    )

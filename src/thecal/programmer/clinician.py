@@ -27,6 +27,7 @@ from fractions import Fraction
 
 from thecal.link.messages import ControllerList, EnrolController, ListControllers, RevokeController
 from thecal.programmer.calculations import (
+    MAX_PUMP_BOLUS,
     BridgePlan,
     CatheterData,
     PrimingPlan,
@@ -170,7 +171,7 @@ def next_refill(
         return None
     library = library or default_library()
     entry = library.find(rx.drug)
-    stability = entry.stability_for(rx.concentration).value if entry is not None else None
+    stability = entry.refill_limit(rx.concentration).value if entry is not None else None
     model = _pump_model(report)
     start = report.local_time
     remaining: Duration | None = None
@@ -330,7 +331,18 @@ def refill(
                     "the bridge bolus needs the catheter data (model and implanted length)",
                     expected,
                 )
-            bridge = bridge_bolus(_pump_model(before), request.catheter, before.prescription)
+            bridge = bridge_bolus(
+                _pump_model(before), request.catheter, before.prescription, concentration
+            )
+            if not bridge.fits_one_bolus:
+                return RefillResult(
+                    Outcome.NOT_SENT,
+                    f"the bridge bolus would take {bridge.duration} (the old solution "
+                    f"{bridge.volume} at the old {bridge.old_volume_rate}), longer than one "
+                    f"pump bolus may last ({MAX_PUMP_BOLUS}); plan the change another way",
+                    expected,
+                    bridge=bridge,
+                )
     if rx is not None:
         checked = review_against_pump(rx, before, library, request.last_increase_at)
         confirmation = checked.confirm(request.reasons)
@@ -403,13 +415,6 @@ class ImplantResult:
     priming_result: CommandResult | None = None
 
 
-PRIMING_HAZARD = (
-    "during the priming bolus drug reaches the CSF before the bolus ends (mixing at the "
-    "high bolus rate) and a period of reduced concentration follows: start therapy under "
-    "medical supervision and monitor the patient after the procedure"
-)
-
-
 def implant(
     link: Sender,
     prescription: Prescription,
@@ -436,7 +441,7 @@ def implant(
     return ImplantResult(
         Outcome.DONE,
         f"priming bolus of {plan.volume} over {plan.duration} running; therapy starts when it "
-        f"ends. {PRIMING_HAZARD}",
+        "ends. " + " ".join(plan.warnings),
         written, plan, primed,
     )  # fmt: skip
 

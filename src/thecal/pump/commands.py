@@ -261,12 +261,15 @@ class Rejected:
     """The command was refused and changed nothing.
 
     `retry_after` (pump local time) says when the same request could succeed, where known
-    (e.g. the end of a patient-bolus lockout).
+    (e.g. the end of a patient-bolus lockout). `payload` carries structured detail where
+    the firmware has it (e.g. a patient-bolus denial's count in the rolling 24 hours, or
+    every hard-limit verdict that refused a prescription).
     """
 
     reason: Rejection
     message: str
     retry_after: datetime | None = None
+    payload: object | None = None
 
 
 Response = Accepted | Rejected

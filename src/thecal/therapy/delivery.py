@@ -28,6 +28,7 @@ __all__ = [
     "DayProfile",
     "Segment",
     "add_window",
+    "basal_and_bolus_volume_rates",
     "day_profile",
     "patient_bolus_worst_case_daily_dose",
     "piecewise",
@@ -208,3 +209,42 @@ def volume_rates(
         pb = prescription.patient_bolus
         rates.add((pb.dose / pb.duration).amount + max(rates, default=Fraction(0)))
     return tuple(DoseRate(rate).to_volume_rate(concentration) for rate in sorted(rates) if rate > 0)
+
+
+def basal_and_bolus_volume_rates(
+    prescription: Prescription, minimum_rate: VolumeRate | None = None
+) -> tuple[tuple[VolumeRate, ...], tuple[VolumeRate, ...]]:
+    """The volume rates (mL/day) the pump must run, split into basal and bolus rates.
+
+    Basal: the continuous, flex-step, minimum or periodic background rates. Bolus: a
+    single bolus, a periodic bolus on top of its background, and a patient bolus on
+    top of the highest rate it can coincide with. Zero rates are left out (the pump
+    is idle, not running slowly). A pump may allow faster boluses than basal rates,
+    so the two are checked against different limits.
+    """
+    concentration = prescription.concentration
+    mode = prescription.mode
+    basal: set[Fraction] = set()
+    bolus: set[Fraction] = set()
+    if mode is Mode.SINGLE_BOLUS:
+        assert prescription.bolus is not None
+        bolus.add((prescription.bolus.dose / prescription.bolus.duration).amount)
+    elif mode is Mode.PERIODIC_BOLUS:
+        background = prescription.rate.amount if prescription.rate is not None else Fraction(0)
+        basal.add(background)
+        for segment in day_profile(prescription, minimum_rate).segments:
+            if segment.dose_rate.amount > background:
+                bolus.add(segment.dose_rate.amount)
+    elif mode is not Mode.STOPPED:
+        for segment in day_profile(prescription, minimum_rate).segments:
+            basal.add(segment.dose_rate.amount)
+    if prescription.patient_bolus is not None:
+        pb = prescription.patient_bolus
+        bolus.add((pb.dose / pb.duration).amount + max(basal | bolus, default=Fraction(0)))
+
+    def as_volume(rates: set[Fraction]) -> tuple[VolumeRate, ...]:
+        return tuple(
+            DoseRate(rate).to_volume_rate(concentration) for rate in sorted(rates) if rate > 0
+        )
+
+    return as_volume(basal), as_volume(bolus)

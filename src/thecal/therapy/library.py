@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, exact
+from thecal.therapy.display import DoseUnit, format_dose, infer_dose_unit, parse_dose_unit
+from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, decimal_text, exact
 from thecal.therapy.sourced import Sourced, SourcedReader, parse_bool
 from thecal.therapy.units import (
     parse_concentration,
@@ -54,10 +55,15 @@ class TitrationStep:
         assert self.percent is not None
         return current.scaled(self.percent / 100)
 
-    def __str__(self) -> str:
+    def show(self, unit: DoseUnit | None = None) -> str:
+        """``"2.4 mcg/day"`` (in the drug's `unit` when given) or ``"20 %"``."""
         if self.absolute is not None:
-            return str(self.absolute)
-        return f"{self.percent} %"
+            return format_dose(self.absolute, unit) if unit is not None else str(self.absolute)
+        assert self.percent is not None
+        return f"{decimal_text(self.percent)} %"
+
+    def __str__(self) -> str:
+        return self.show()
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,33 @@ class DrugEntry:
     stability_max_interval: Sourced[Duration]
     first_fill_max_interval: Sourced[Duration] | None = None
     start_dose_max: Sourced[DoseRate] | None = None
+    dose_unit: DoseUnit | None = None
+    """The unit this drug's doses are shown in; None: inferred (`infer_dose_unit`)."""
+
+    @property
+    def display_unit(self) -> DoseUnit:
+        """The unit every dose of this drug is shown in (library `dose_unit`, else inferred)."""
+        if self.dose_unit is not None:
+            return self.dose_unit
+        return infer_dose_unit(self.daily_dose_hard_max.value)
+
+    def show(self, value: Mass | DoseRate | Concentration) -> str:
+        """A dose, dose rate or concentration of this drug, in its display unit."""
+        return format_dose(value, self.display_unit)
+
+    def refill_limit(
+        self, concentration: Concentration, first_fill: bool = False
+    ) -> Sourced[Duration]:
+        """Longest time a fill of `concentration` may stay in the pump.
+
+        The concentration's own stability limit, else the drug's; on a first fill the
+        shorter of that and the drug's first-fill limit (ziconotide: 14 days, S45).
+        """
+        limit = self.stability_for(concentration)
+        first = self.first_fill_max_interval
+        if first_fill and first is not None and first.value < limit.value:
+            return first
+        return limit
 
     def concentration_entry(self, concentration: Concentration) -> ConcentrationEntry | None:
         """The library entry for exactly this concentration, or None."""
@@ -241,6 +274,12 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
     stability = s("stability_max_interval", parse_duration)
     first_fill = s("first_fill_max_interval", parse_duration, required=False)
     start_max = s("start_dose_max", parse_dose_rate, required=False)
+    dose_unit: DoseUnit | None = None
+    if "dose_unit" in raw:
+        try:
+            dose_unit = parse_dose_unit(raw["dose_unit"], f"{where}.dose_unit")
+        except ValueError as error:
+            collect.problems.append(str(error))
 
     known = {
         "id", "name", "drug_class", "opioid", "aliases", "concentrations",
@@ -248,7 +287,7 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
         "daily_dose_hard_max", "bolus_dose_soft_max", "bolus_dose_hard_max",
         "titration_max_step_soft", "titration_max_step_hard", "titration_min_interval_soft",
         "titration_min_interval_hard", "stability_max_interval", "first_fill_max_interval",
-        "start_dose_max",
+        "start_dose_max", "dose_unit",
     }  # fmt: skip
     unknown = set(raw) - known
     if unknown:
@@ -267,6 +306,13 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
         if not isinstance(item, dict):
             collect.problems.append(f"{at}: must be a table")
             continue
+        # A misspelt key here would silently drop a stricter per-concentration limit.
+        stray = set(item) - {"value", "stability_max_interval", "note"}
+        if stray:
+            collect.problems.append(
+                f"{at}: unknown key(s) {sorted(stray)}; "
+                "accepted: ['note', 'stability_max_interval', 'value']"
+            )
         value = collect.sourced(f"{at}.value", item.get("value"), parse_concentration)
         own_stability = collect.sourced(
             f"{at}.stability_max_interval",
@@ -283,6 +329,16 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
         seen.add(value.value)
         concentrations.append(ConcentrationEntry(value, own_stability, str(item.get("note", ""))))
 
+    # Problems about doses read in the drug's own unit, like everything else about it.
+    unit = dose_unit or (infer_dose_unit(hard.value) if hard is not None else DoseUnit.MCG)
+
+    def shown(value: object) -> str:
+        if isinstance(value, Mass | DoseRate | Concentration):
+            return format_dose(value, unit)
+        if isinstance(value, TitrationStep):
+            return value.show(unit)
+        return str(value)
+
     # Soft limits must lie inside hard ones.
     def inside(soft_value: Sourced[Any] | None, hard_value: Sourced[Any] | None, what: str) -> None:
         if (
@@ -291,8 +347,8 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
             and soft_value.value > hard_value.value
         ):
             collect.problems.append(
-                f"{where}: {what} soft limit {soft_value.value} is above its hard limit "
-                f"{hard_value.value} (soft must be inside hard)"
+                f"{where}: {what} soft limit {shown(soft_value.value)} is above its hard limit "
+                f"{shown(hard_value.value)} (soft must be inside hard)"
             )
 
     inside(soft, hard, "daily dose")
@@ -322,8 +378,14 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
             and inner.percent > outer.percent
         ):
             collect.problems.append(
-                f"{where}: titration step soft limit {inner} is above its hard limit {outer}"
+                f"{where}: titration step soft limit {shown(inner)} is above its hard limit "
+                f"{shown(outer)} (soft must be inside hard)"
             )
+    if start_max is not None and hard is not None and start_max.value > hard.value:
+        collect.problems.append(
+            f"{where}: start_dose_max {shown(start_max.value)} is above the daily hard limit "
+            f"{shown(hard.value)}"
+        )
     positives: tuple[tuple[str, Sourced[DoseRate] | Sourced[Duration] | None], ...] = (
         ("daily_dose_hard_max", hard),
         ("stability_max_interval", stability),
@@ -331,6 +393,12 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
     for label, positive in positives:
         if positive is not None and positive.value.amount <= 0:
             collect.problems.append(f"{where}.{label}: must be positive")
+    for index, entry in enumerate(concentrations):
+        own = entry.stability_max_interval
+        if own is not None and own.value.amount <= 0:
+            collect.problems.append(
+                f"{where}.concentrations[{index}].stability_max_interval: must be positive"
+            )
 
     if len(collect.problems) > before:
         return None
@@ -355,6 +423,7 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
         stability_max_interval=stability,
         first_fill_max_interval=first_fill,
         start_dose_max=start_max,
+        dose_unit=dose_unit,
     )
 
 
@@ -365,6 +434,12 @@ def parse_library(text: str, origin: str = "<text>") -> DrugLibrary:
     except tomllib.TOMLDecodeError as error:
         raise DrugLibraryError(origin, [f"not valid TOML: {error}"]) from None
     problems: list[str] = []
+    stray = set(data) - {"schema", "name", "version", "sources", "drugs"}
+    if stray:
+        problems.append(
+            f"unknown top-level key(s) {sorted(stray)}; "
+            "accepted: ['drugs', 'name', 'schema', 'sources', 'version']"
+        )
     if data.get("schema") != 1:
         problems.append("schema: must be 1")
     raw_sources = data.get("sources", {})

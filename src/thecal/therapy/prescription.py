@@ -162,6 +162,7 @@ def _whole_seconds(value: Duration, name: str, problems: list[str], positive: bo
 class Prescription:
     """A complete, immutable prescription.
 
+    Problems are named as in the prescription file (`periodic_bolus` for `periodic`).
     Mode settings: `rate` for simple continuous (and as the background rate under
     periodic boluses), `steps` for flex, `bolus` for a single bolus, `periodic`
     for periodic boluses. Settings that the mode does not use must be absent.
@@ -200,13 +201,13 @@ class Prescription:
             Mode.SIMPLE_CONTINUOUS: {"rate"},
             Mode.FLEX: {"steps"},
             Mode.SINGLE_BOLUS: {"bolus"},
-            Mode.PERIODIC_BOLUS: {"periodic", "rate"},
+            Mode.PERIODIC_BOLUS: {"periodic_bolus", "rate"},
         }[self.mode]
         present = {
             "rate": self.rate is not None,
             "steps": bool(self.steps),
             "bolus": self.bolus is not None,
-            "periodic": self.periodic is not None,
+            "periodic_bolus": self.periodic is not None,
         }
         for name, is_present in present.items():
             if is_present and name not in uses:
@@ -234,7 +235,7 @@ class Prescription:
                     problems.append(f"steps: the rate from {step.start} is negative")
         for name, bolus in (
             ("bolus", self.bolus),
-            ("periodic", self.periodic and self.periodic.bolus),
+            ("periodic_bolus", self.periodic and self.periodic.bolus),
         ):
             if bolus:
                 if bolus.dose.amount <= 0:
@@ -242,15 +243,15 @@ class Prescription:
                 _whole_seconds(bolus.duration, f"{name}.duration", problems)
         if self.periodic is not None:
             interval = self.periodic.interval
-            _whole_seconds(interval, "periodic.interval", problems)
+            _whole_seconds(interval, "periodic_bolus.interval", problems)
             if interval.seconds > 0 and interval.seconds.denominator == 1:
                 if SECONDS_PER_DAY % int(interval.seconds) != 0:
                     problems.append(
-                        f"periodic.interval: {interval} must divide 24 h evenly "
+                        f"periodic_bolus.interval: {interval} must divide 24 h evenly "
                         "(e.g. 4 h, 6 h, 8 h, 12 h, 24 h) so boluses recur at the same times daily"
                     )
                 if interval < self.periodic.bolus.duration:
-                    problems.append("periodic.interval: shorter than the bolus duration")
+                    problems.append("periodic_bolus.interval: shorter than the bolus duration")
         if self.patient_bolus is not None:
             pb = self.patient_bolus
             if self.mode in (Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS):

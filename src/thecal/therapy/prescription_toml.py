@@ -129,6 +129,8 @@ def parse_prescription(text: str, origin: str = "<text>") -> Prescription:
     unknown = set(data) - _TOP_KEYS
     if unknown:
         r.problems.append(f"unknown key(s) {sorted(unknown)}; accepted: {sorted(_TOP_KEYS)}")
+    if "title" in data and not isinstance(data["title"], str):
+        r.problems.append("title: must be text")
     drug = r.get(data, "drug", "", _text)
     concentration = r.get(data, "concentration", "", parse_concentration)
     mode = r.get(data, "mode", "", _mode)
@@ -258,8 +260,20 @@ def prescription_to_toml(prescription: Prescription, title: str = "") -> str:
 
 
 def _toml_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    """A TOML basic string; every control character escaped so any text reads back."""
+    out: list[str] = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "\t":
+            out.append(char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def write_prescription(prescription: Prescription, path: Path | str, title: str = "") -> None:

@@ -24,6 +24,7 @@ from functools import lru_cache
 from math import lcm
 
 from thecal.therapy.delivery import add_window, day_profile, piecewise
+from thecal.therapy.local_time import elapsed, shift
 from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.quantities import SECONDS_PER_DAY, Duration, Volume, VolumeRate
 
@@ -174,6 +175,9 @@ def prescription_pattern(
 ) -> VolumePattern:
     """The volume a prescription moves from `start` (the pump's local clock) onward.
 
+    The schedule is aligned to `start`'s time of day and then runs on real elapsed
+    time, 24 hours a day, as the pump's own daylight-saving-free clock does; an
+    aware `start` is read as the pump clock's reading at that moment.
     `minimum_rate` is the pump model's minimum-rate volume rate (minimum-rate mode only).
     """
     if prescription.mode is Mode.SINGLE_BOLUS:
@@ -218,7 +222,7 @@ class ReservoirProjection:
     def _days_until(self, moment: datetime | None) -> Fraction | None:
         if moment is None:
             return None
-        return Duration.from_timedelta(moment - self.start).days
+        return elapsed(self.start, moment).days
 
     @property
     def days_to_low_alarm(self) -> Fraction | None:
@@ -234,9 +238,13 @@ class ReservoirProjection:
 
 
 def _at(start: datetime, micros: Fraction | None) -> datetime | None:
+    """`start` + `micros` µs; None when never, or when past the calendar's end (year 9999)."""
     if micros is None:
         return None
-    return start + timedelta(microseconds=int(micros))  # int() truncates: never later
+    try:
+        return shift(start, timedelta(microseconds=int(micros)))  # int() truncates: never later
+    except OverflowError:
+        return None
 
 
 def project_reservoir(
@@ -249,6 +257,9 @@ def project_reservoir(
 ) -> ReservoirProjection:
     """Project a reservoir filled with `fill` at `start`, emptied by `pattern`.
 
+    A time that never comes (a stopped pump), or comes only after the year 9999 (a
+    rate so low that it is stopped in practice), is None.
+
     The refill-by time is the earlier of the low-reservoir alarm time and the end
     of the drug's stability (`start + stability`); `limited_by` says which.
     Raises `ValueError` for a negative fill or threshold.
@@ -257,7 +268,7 @@ def project_reservoir(
         raise ValueError("fill volume and alarm threshold must not be negative")
     low = _at(start, pattern.time_to_move(fill.amount - alarm_threshold.amount))
     empty = _at(start, pattern.time_to_move(fill.amount)) if fill.amount > 0 else start
-    stable_until = start + stability.to_timedelta_floor() if stability is not None else None
+    stable_until = _at(start, stability.amount * MICROS) if stability is not None else None
     refill_by: datetime | None
     limited_by: RefillLimit | None
     if low is None and stable_until is None:

@@ -77,6 +77,9 @@ def exact(value: Exact) -> Fraction:
             raise ValueError(f"{value!r} is not a decimal number") from None
         if not parsed.is_finite():
             raise ValueError(f"{value!r} is not a finite number")
+        if parsed and not -30 <= parsed.adjusted() <= 30:
+            # "1e999999999" would build a billion-digit integer; no quantity is near that.
+            raise ValueError(f"{value!r} is out of range (1e-30 to 1e30)")
         return Fraction(parsed)
     raise TypeError(
         f"exact quantities are built from int, Fraction, Decimal or decimal text, "
@@ -370,9 +373,11 @@ class Duration(_Scalar):
 
     def __str__(self) -> str:
         seconds = self.amount
-        if seconds != 0 and seconds % SECONDS_PER_DAY == 0:
+        # Whole days from 3 days up read in days (refill intervals: "14 days"); shorter
+        # spans in hours, as dosing labels write them ("24 h", "48 h" between increases).
+        if seconds >= 3 * SECONDS_PER_DAY and seconds % SECONDS_PER_DAY == 0:
             return f"{decimal_text(self.days)} day" + ("" if self.days == 1 else "s")
-        if seconds >= SECONDS_PER_HOUR and seconds % 60 == 0:
+        if seconds >= SECONDS_PER_HOUR:
             return f"{decimal_text(self.hours, 4)} h"
         if seconds >= 60:
             return f"{decimal_text(self.minutes, 4)} min"

@@ -22,14 +22,15 @@ from fractions import Fraction
 from typing import Any
 
 from thecal.therapy.delivery import (
+    basal_and_bolus_volume_rates,
     patient_bolus_worst_case_daily_dose,
     programmed_daily_dose,
-    volume_rates,
 )
 from thecal.therapy.library import DrugEntry, DrugLibrary
+from thecal.therapy.local_time import elapsed
 from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.pump_models import PumpModel
-from thecal.therapy.quantities import DoseRate, Duration, Mass, VolumeRate, decimal_text
+from thecal.therapy.quantities import DoseRate, Mass, VolumeRate, decimal_text
 from thecal.therapy.sourced import Sourced
 
 __all__ = [
@@ -70,6 +71,7 @@ class Rule(StrEnum):
     PUMP_RATE = "pump_rate"
     DAILY_DOSE = "daily_dose"
     BOLUS_DOSE = "bolus_dose"
+    START_DOSE = "start_dose"
     TENFOLD_CHANGE = "tenfold_change"
     HOUR_DAY_SLIP = "hour_day_slip"
     TITRATION_STEP = "titration_step"
@@ -182,6 +184,19 @@ def confirm(evaluation: Evaluation, reasons: Mapping[Rule | str, str]) -> Confir
 # ---------------------------------------------------------------------------
 # Rules
 
+_NO_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS})
+"""Current modes with no therapy running: stopped, keeping the catheter open, or a single
+(e.g. trial) bolus, after which the pump stops. What follows them is a (re)start."""
+
+_ENDS_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS})
+"""Modes after which no therapy runs (a single bolus reverts to stopped when it ends)."""
+
+Show = Callable[[Any], str]
+
+
+def _plain(value: Any) -> str:
+    return str(value)
+
 
 def _cite(library: DrugLibrary, sourced: Sourced[Any]) -> str:
     if sourced.site_default:
@@ -197,34 +212,36 @@ def _against(
     soft: Sourced[Mass] | Sourced[DoseRate] | None,
     hard: Sourced[Mass] | Sourced[DoseRate] | None,
     detail: str = "",
+    show: Show = _plain,
 ) -> Verdict:
     """Hold a value to a soft and a hard maximum; equal to a limit is within it."""
     if hard is not None and value > hard.value:  # type: ignore[operator]
         return Verdict(
             rule,
             Outcome.REFUSED,
-            f"{what} {value}{detail} is above the hard limit {hard.value} ({hard.provenance})",
-            str(value),
-            str(hard.value),
+            f"{what} {show(value)}{detail} is above the hard limit {show(hard.value)} "
+            f"({hard.provenance})",
+            show(value),
+            show(hard.value),
             _cite(library, hard),
         )
     if soft is not None and value > soft.value:  # type: ignore[operator]
         return Verdict(
             rule,
             Outcome.WARNING,
-            f"{what} {value}{detail} is above the soft limit {soft.value} ({soft.provenance}); "
-            "state a reason to override",
-            str(value),
-            str(soft.value),
+            f"{what} {show(value)}{detail} is above the soft limit {show(soft.value)} "
+            f"({soft.provenance}); state a reason to override",
+            show(value),
+            show(soft.value),
             _cite(library, soft),
         )
     bound = soft or hard
     return Verdict(
         rule,
         Outcome.ALLOWED,
-        f"{what} {value}{detail} is within limits",
-        str(value),
-        str(bound.value) if bound else None,
+        f"{what} {show(value)}{detail} is within limits",
+        show(value),
+        show(bound.value) if bound else None,
         _cite(library, bound) if bound else None,
     )
 
@@ -262,15 +279,15 @@ def _library_rules(
         Verdict(Rule.DRUG_IN_LIBRARY, Outcome.ALLOWED, f"{drug.name} is in the library", drug.id)
     ]
     entry = drug.concentration_entry(proposed.concentration)
-    listed = ", ".join(str(c.concentration.value) for c in drug.concentrations)
+    listed = ", ".join(drug.show(c.concentration.value) for c in drug.concentrations)
+    shown = drug.show(proposed.concentration)
     if entry is None:
         verdicts.append(
             Verdict(
                 Rule.CONCENTRATION_IN_LIBRARY,
                 Outcome.REFUSED,
-                f"{proposed.concentration} is not a library concentration of {drug.id}; "
-                f"accepted: {listed}",
-                str(proposed.concentration),
+                f"{shown} is not a library concentration of {drug.id}; accepted: {listed}",
+                shown,
                 listed,
             )
         )
@@ -279,13 +296,18 @@ def _library_rules(
             Verdict(
                 Rule.CONCENTRATION_IN_LIBRARY,
                 Outcome.ALLOWED,
-                f"{proposed.concentration} is a library concentration of {drug.id}",
-                str(proposed.concentration),
+                f"{shown} is a library concentration of {drug.id}",
+                shown,
                 listed,
                 _cite(library, entry.concentration),
             )
         )
     return verdicts, drug
+
+
+def _current_entry(current: Prescription | None, library: DrugLibrary) -> DrugEntry | None:
+    """The library entry of the current prescription's drug, by id, name or alias."""
+    return library.find(current.drug) if current is not None else None
 
 
 def _off_label(
@@ -299,7 +321,7 @@ def _off_label(
             f"{drug.id} is approved for implanted pumps",
             source=_cite(library, approved),
         )
-    if current is not None and current.drug == drug.id:
+    if _current_entry(current, library) is drug:
         return Verdict(
             Rule.OFF_LABEL,
             Outcome.ALLOWED,
@@ -313,6 +335,21 @@ def _off_label(
         "associated with more pump failures; state a reason to use it",
         drug.id,
         source=_cite(library, approved),
+    )
+
+
+def _rate_verdict(
+    rate: VolumeRate, limit: Sourced[VolumeRate], what: str, too_fast: bool, advice: str
+) -> Verdict:
+    side = "above the highest" if too_fast else "below the lowest"
+    return Verdict(
+        Rule.PUMP_RATE,
+        Outcome.REFUSED,
+        f"{what} volume rate {rate} is {side} {what} rate {limit.value} the pump can run "
+        f"({advice})",
+        str(rate),
+        str(limit.value),
+        limit.provenance,
     )
 
 
@@ -341,43 +378,36 @@ def _pump_rules(proposed: Prescription, pump: PumpModel) -> list[Verdict]:
                 pump.max_flex_steps.provenance,
             )
         )
-    low, high = pump.min_volume_rate.value, pump.max_volume_rate.value
-    bolus_high = pump.max_bolus_volume_rate.value
-    rates = volume_rates(proposed, pump.minimum_rate.value)
-    worst: Verdict | None = None
-    for rate in rates:
-        if rate < low and proposed.mode is not Mode.MINIMUM_RATE:
-            worst = Verdict(
-                Rule.PUMP_RATE,
-                Outcome.REFUSED,
-                f"volume rate {rate} is below the lowest rate {low} the pump can run "
-                "(choose a lower concentration or a higher dose)",
-                str(rate),
-                str(low),
-                pump.min_volume_rate.provenance,
-            )
-            break
-        if rate > max(high, bolus_high):
-            worst = Verdict(
-                Rule.PUMP_RATE,
-                Outcome.REFUSED,
-                f"volume rate {rate} is above the highest rate {max(high, bolus_high)} the pump "
-                "can run (choose a higher concentration or a longer bolus)",
-                str(rate),
-                str(max(high, bolus_high)),
-                pump.max_volume_rate.provenance,
-            )
-            break
-    if worst is None:
-        span = f"{min(rates)} to {max(rates)}" if rates else "no delivery"
-        worst = Verdict(
+    basal, bolus = basal_and_bolus_volume_rates(proposed, pump.minimum_rate.value)
+    low = pump.min_volume_rate
+    # Basal and bolus rates have their own ceilings; both share the pump's floor
+    # (minimum-rate mode runs at the pump's own minimum by definition).
+    checks: list[tuple[str, tuple[VolumeRate, ...], Sourced[VolumeRate]]] = [
+        ("basal", basal, pump.max_volume_rate),
+        ("bolus", bolus, pump.max_bolus_volume_rate),
+    ]
+    for what, rates, high in checks:
+        for rate in rates:
+            if rate < low.value and proposed.mode is not Mode.MINIMUM_RATE:
+                advice = "choose a lower concentration or a higher dose"
+                return [*verdicts, _rate_verdict(rate, low, what, False, advice)]
+            if rate > high.value:
+                advice = "choose a higher concentration" + (
+                    " or a longer bolus" if what == "bolus" else " or a lower dose"
+                )
+                return [*verdicts, _rate_verdict(rate, high, what, True, advice)]
+    every = sorted((*basal, *bolus))
+    span = f"{every[0]} to {every[-1]}" if every else "no delivery"
+    verdicts.append(
+        Verdict(
             Rule.PUMP_RATE,
             Outcome.ALLOWED,
             f"volume rates ({span}) are within what {pump.label} can run",
             span,
-            f"{low} to {max(high, bolus_high)}",
+            f"basal {low.value} to {pump.max_volume_rate.value}; "
+            f"bolus up to {pump.max_bolus_volume_rate.value}",
         )
-    verdicts.append(worst)
+    )
     return verdicts
 
 
@@ -393,7 +423,7 @@ def _dose_rules(
         extra = _per_day(patient_bolus_worst_case_daily_dose(proposed))
         detail = ""
         if extra:
-            detail = f" (programmed {programmed} + patient boluses {extra})"
+            detail = f" (programmed {drug.show(programmed)} + patient boluses {drug.show(extra)})"
         verdicts.append(
             _against(
                 Rule.DAILY_DOSE,
@@ -403,6 +433,7 @@ def _dose_rules(
                 drug.daily_dose_soft_max,
                 drug.daily_dose_hard_max,
                 detail,
+                drug.show,
             )
         )
     boluses: list[tuple[str, Mass]] = []
@@ -421,12 +452,69 @@ def _dose_rules(
                 dose,
                 drug.bolus_dose_soft_max,
                 drug.bolus_dose_hard_max,
+                show=drug.show,
             )
             for name, dose in boluses
         ]
         order = {Outcome.REFUSED: 0, Outcome.WARNING: 1, Outcome.ALLOWED: 2}
         verdicts.append(min(judged, key=lambda v: order[v.outcome]))
     return verdicts, notes
+
+
+def _start_dose(
+    proposed: Prescription, drug: DrugEntry, library: DrugLibrary, context: Context
+) -> Verdict | None:
+    """A start (no current therapy with this drug) or a restart, held to the start dose.
+
+    Percentage titration steps cannot bound a start from nothing, so this rule does:
+    above the library's largest start dose it warns; a restart of a drug without a
+    start limit warns too, because tolerance may have fallen while it was stopped.
+    """
+    if proposed.mode is Mode.STOPPED:
+        return None
+    new_daily = _daily(proposed, context.pump)
+    if new_daily is None:
+        return None
+    current = context.current
+    same_drug = _current_entry(current, library) is drug
+    restarting = current is not None and same_drug and current.mode in _NO_THERAPY
+    starting = current is None or not same_drug
+    if not (starting or restarting):
+        return None
+    limit = drug.start_dose_max
+    what = "restart" if restarting else "start"
+    if limit is not None:
+        if new_daily > limit.value:
+            return Verdict(
+                Rule.START_DOSE,
+                Outcome.WARNING,
+                f"{what} at {drug.show(new_daily)} is above the largest starting dose of "
+                f"{drug.id}, {drug.show(limit.value)} ({limit.provenance}); state a reason "
+                "(e.g. the patient already receives it from another pump)",
+                drug.show(new_daily),
+                drug.show(limit.value),
+                _cite(library, limit),
+            )
+        return Verdict(
+            Rule.START_DOSE,
+            Outcome.ALLOWED,
+            f"{what} at {drug.show(new_daily)} is within the starting dose "
+            f"{drug.show(limit.value)}",
+            drug.show(new_daily),
+            drug.show(limit.value),
+            _cite(library, limit),
+        )
+    if restarting:
+        assert current is not None
+        return Verdict(
+            Rule.START_DOSE,
+            Outcome.WARNING,
+            f"{drug.id} at {drug.show(new_daily)} after {current.mode.value} mode: no therapy "
+            "runs now, so no titration step can bound this dose (and tolerance may have "
+            "fallen); confirm the dose (state a reason)",
+            drug.show(new_daily),
+        )
+    return None
 
 
 def _ratio_text(ratio: Fraction) -> str:
@@ -445,13 +533,20 @@ def _change_rules(
     if current is None:
         notes.append("no current prescription: change, titration and bridge rules do not apply")
         return verdicts, notes
-    same_drug = current.drug == drug.id
+    current_entry = _current_entry(current, library)
+    # The same drug may be written by id, name or alias ("infumorph" is morphine).
+    same_drug = current_entry is drug
+    current_name = current_entry.id if current_entry is not None else current.drug
     if not same_drug or current.concentration != proposed.concentration:
+        old_unit = current_entry.show if current_entry is not None else _plain
         what = (
-            f"drug change {current.drug} → {drug.id}"
+            f"drug change {current_name} → {drug.id}"
             if not same_drug
-            else f"concentration change {current.concentration} → {proposed.concentration}"
+            else f"concentration change {drug.show(current.concentration)} → "
+            f"{drug.show(proposed.concentration)}"
         )
+        if not same_drug:
+            what += f" (from {old_unit(current.concentration)})"
         verdicts.append(
             Verdict(
                 Rule.BRIDGE_BOLUS,
@@ -465,20 +560,28 @@ def _change_rules(
         verdicts.append(
             Verdict(Rule.BRIDGE_BOLUS, Outcome.ALLOWED, "same drug and concentration: no bridge")
         )
-    current_entry = library.find(current.drug)
     if current_entry is not None and current_entry.high_risk_withdrawal.value:
-        stopping = proposed.mode is Mode.STOPPED or not same_drug
+        was_running = current.mode not in _NO_THERAPY
+        stopping = was_running and (proposed.mode in _ENDS_THERAPY or not same_drug)
+        if stopping:
+            how = (
+                f"changing to {drug.id}"
+                if not same_drug
+                else f"{proposed.mode.value} mode"
+                + (" (it stops when the bolus ends)" if proposed.mode is Mode.SINGLE_BOLUS else "")
+            )
+            message = (
+                f"{how} ends {current_name} therapy: stopping it abruptly can cause a "
+                "life-threatening withdrawal; state the plan"
+            )
+        else:
+            message = f"{current_name} therapy continues"
         verdicts.append(
             Verdict(
                 Rule.WITHDRAWAL_RISK,
                 Outcome.WARNING if stopping else Outcome.ALLOWED,
-                (
-                    f"stopping {current.drug} abruptly can cause a life-threatening withdrawal; "
-                    "state the plan"
-                    if stopping
-                    else f"{current.drug} continues"
-                ),
-                current.drug,
+                message,
+                current_name,
                 source=_cite(library, current_entry.high_risk_withdrawal),
             )
         )
@@ -494,16 +597,17 @@ def _change_rules(
         notes.append("the current prescription delivers nothing: no ratio to compare")
     else:
         ratio = new_daily.ratio(old_daily)
-        verdicts.append(_tenfold(ratio, new_daily, old_daily))
-        verdicts.append(_hour_day_slip(ratio, new_daily, old_daily))
+        verdicts.append(_tenfold(ratio, new_daily, old_daily, drug.show))
+        verdicts.append(_hour_day_slip(ratio, new_daily, old_daily, drug.show))
     if new_daily > old_daily:
-        verdicts.append(_titration_step(drug, library, new_daily, old_daily))
+        restart = current.mode in _NO_THERAPY or old_daily.amount == 0
+        verdicts.append(_titration_step(drug, library, new_daily, old_daily, restart))
         verdicts.append(_titration_interval(drug, library, context))
     return verdicts, notes
 
 
-def _tenfold(ratio: Fraction, new: DoseRate, old: DoseRate) -> Verdict:
-    text = f"new daily dose {new} is {_ratio_text(ratio)} the current {old}"
+def _tenfold(ratio: Fraction, new: DoseRate, old: DoseRate, show: Show) -> Verdict:
+    text = f"new daily dose {show(new)} is {_ratio_text(ratio)} the current {show(old)}"
     if ratio >= TENFOLD:
         return Verdict(
             Rule.TENFOLD_CHANGE,
@@ -523,13 +627,13 @@ def _tenfold(ratio: Fraction, new: DoseRate, old: DoseRate) -> Verdict:
     return Verdict(Rule.TENFOLD_CHANGE, Outcome.ALLOWED, text, _ratio_text(ratio), "0.1× to 10×")
 
 
-def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate) -> Verdict:
+def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate, show: Show) -> Verdict:
     low, high = HOUR_DAY_SLIP_BAND
     if low <= ratio <= high:
         return Verdict(
             Rule.HOUR_DAY_SLIP,
             Outcome.REFUSED,
-            f"new daily dose {new} is about 24× the current {old}: "
+            f"new daily dose {show(new)} is about 24× the current {show(old)}: "
             "was a per-hour value entered as per-day?",
             _ratio_text(ratio),
             f"outside {low}× to {high}×",
@@ -538,7 +642,7 @@ def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate) -> Verdict:
         return Verdict(
             Rule.HOUR_DAY_SLIP,
             Outcome.WARNING,
-            f"new daily dose {new} is about 1/24 of the current {old}: "
+            f"new daily dose {show(new)} is about 1/24 of the current {show(old)}: "
             "was a per-day value entered as per-hour? State a reason",
             _ratio_text(ratio),
             f"outside 1/{high} to 1/{low}",
@@ -551,13 +655,21 @@ def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate) -> Verdict:
     )
 
 
-def _titration_step(drug: DrugEntry, library: DrugLibrary, new: DoseRate, old: DoseRate) -> Verdict:
+def _titration_step(
+    drug: DrugEntry, library: DrugLibrary, new: DoseRate, old: DoseRate, restart: bool
+) -> Verdict:
     increase = new - old
+    show = drug.show
+    skipped = False
     for limit, outcome in (
         (drug.titration_max_step_hard, Outcome.REFUSED),
         (drug.titration_max_step_soft, Outcome.WARNING),
     ):
         if limit is None:
+            continue
+        if restart and limit.value.percent is not None:
+            # A percentage of "nothing running" is no bound; the start-dose rule judges it.
+            skipped = True
             continue
         bound = limit.value.bound_for(old)
         if increase > bound:
@@ -566,51 +678,70 @@ def _titration_step(drug: DrugEntry, library: DrugLibrary, new: DoseRate, old: D
             return Verdict(
                 Rule.TITRATION_STEP,
                 outcome,
-                f"increase of {increase} ({old} → {new}) is larger than the {kind} titration "
-                f"step {limit.value} ({limit.provenance}){advice}",
-                str(increase),
-                str(bound),
+                f"increase of {show(increase)} ({show(old)} → {show(new)}) is larger than the "
+                f"{kind} titration step {limit.value.show(drug.display_unit)} "
+                f"({limit.provenance}){advice}",
+                show(increase),
+                show(bound),
                 _cite(library, limit),
             )
-    return Verdict(
-        Rule.TITRATION_STEP,
-        Outcome.ALLOWED,
-        f"increase of {increase} is within the titration step",
-        str(increase),
-    )
+    message = f"increase of {show(increase)} is within the titration step"
+    if skipped:
+        message = (
+            f"increase of {show(increase)} is a restart: a percentage titration step does "
+            "not apply (see start_dose)"
+        )
+    return Verdict(Rule.TITRATION_STEP, Outcome.ALLOWED, message, show(increase))
 
 
 def _titration_interval(drug: DrugEntry, library: DrugLibrary, context: Context) -> Verdict:
-    if context.last_increase_at is None or context.now is None:
+    if context.last_increase_at is None:
         return Verdict(
             Rule.TITRATION_INTERVAL,
             Outcome.ALLOWED,
             "no earlier dose increase recorded",
         )
-    elapsed = Duration.from_timedelta(context.now - context.last_increase_at)
+    if context.now is None:
+        return Verdict(
+            Rule.TITRATION_INTERVAL,
+            Outcome.WARNING,
+            f"the last increase was at {context.last_increase_at.isoformat()} but no current "
+            "time was given, so the interval between increases cannot be checked; state a "
+            "reason",
+            context.last_increase_at.isoformat(),
+        )
+    since = elapsed(context.last_increase_at, context.now)
+    if since.is_negative():
+        return Verdict(
+            Rule.TITRATION_INTERVAL,
+            Outcome.REFUSED,
+            f"the last increase ({context.last_increase_at.isoformat()}) is recorded after now "
+            f"({context.now.isoformat()}); check the clocks before increasing again",
+            str(since),
+        )
     for limit, outcome in (
         (drug.titration_min_interval_hard, Outcome.REFUSED),
         (drug.titration_min_interval_soft, Outcome.WARNING),
     ):
         if limit is None:
             continue
-        if elapsed < limit.value:
+        if since < limit.value:
             kind = "hard" if outcome is Outcome.REFUSED else "soft"
             advice = "" if outcome is Outcome.REFUSED else "; state a reason to override"
             return Verdict(
                 Rule.TITRATION_INTERVAL,
                 outcome,
-                f"only {elapsed} since the last increase; the {kind} minimum between increases "
+                f"only {since} since the last increase; the {kind} minimum between increases "
                 f"of {drug.id} is {limit.value} ({limit.provenance}){advice}",
-                str(elapsed),
+                str(since),
                 str(limit.value),
                 _cite(library, limit),
             )
     return Verdict(
         Rule.TITRATION_INTERVAL,
         Outcome.ALLOWED,
-        f"{elapsed} since the last increase",
-        str(elapsed),
+        f"{since} since the last increase",
+        str(since),
     )
 
 
@@ -632,6 +763,9 @@ def _run(
         dose_verdicts, dose_notes = _dose_rules(proposed, drug, library, context.pump)
         verdicts.extend(dose_verdicts)
         notes.extend(dose_notes)
+        start = _start_dose(proposed, drug, library, context)
+        if start is not None:
+            verdicts.append(start)
         change_verdicts, change_notes = _change_rules(proposed, drug, library, context)
         verdicts.extend(change_verdicts)
         notes.extend(change_notes)

@@ -97,6 +97,11 @@ class SourcedReader:
         if not isinstance(unsourced, bool):
             self.problems.append(f"{where}.{flag}: must be true or false")
             unsourced = False
+        if source is not None and unsourced:
+            self.problems.append(
+                f"{where}: has both a source and {flag} = true; a number is either sourced "
+                f"or a {self.unsourced_kind}, not both (cite other sources in its note)"
+            )
         if source is None and not unsourced:
             self.problems.append(
                 f"{where}: needs a source or {flag} = true (every number carries its source)"

@@ -35,8 +35,10 @@ __all__ = [
     "parse_concentration",
     "parse_dose_rate",
     "parse_duration",
+    "parse_length_cm",
     "parse_mass",
     "parse_volume",
+    "parse_volume_per_cm",
     "parse_volume_rate",
 ]
 
@@ -85,6 +87,9 @@ _RATE_TIME_UNITS: dict[str, Fraction] = {
     "min": Fraction(60),
 }
 
+MAX_DECIMAL_EXPONENT = 30
+"""Numbers in text must lie within 1e-30 to 1e30 (or be zero)."""
+
 ACCEPTED_MASS_UNITS = "mg, mcg, µg, ug, ng"
 ACCEPTED_VOLUME_UNITS = "mL, µL, uL"
 ACCEPTED_DURATION_UNITS = "s, min, h, hour(s), day(s), week(s)"
@@ -115,9 +120,13 @@ def _split(text: object, field: str, accepted: str) -> tuple[Fraction, str]:
     if match is None:
         raise QuantityParseError(field, text, "does not start with a number", accepted)
     try:
-        number = Fraction(Decimal(match["number"]))
+        decimal = Decimal(match["number"])
     except (InvalidOperation, ValueError):  # pragma: no cover - the regex admits only numbers
         raise QuantityParseError(field, text, "has an unreadable number", accepted) from None
+    # "1e999999999 mg" would make a billion-digit integer: no dose is anywhere near that.
+    if decimal and not -MAX_DECIMAL_EXPONENT <= decimal.adjusted() <= MAX_DECIMAL_EXPONENT:
+        raise QuantityParseError(field, text, "is out of range", accepted)
+    number = Fraction(decimal)
     if number < 0:
         raise QuantityParseError(field, text, "is negative", accepted)
     unit = match["unit"].strip()
@@ -140,6 +149,11 @@ def _volume_unit(unit: str) -> Fraction | None:
     return _lookup(_VOLUME_UNITS, unit)
 
 
+def _rate_time_unit(unit: str) -> Fraction | None:
+    # "per Day" and "/H" are unambiguous: no time unit differs from another only by case.
+    return _RATE_TIME_UNITS.get(unit.strip().lower())
+
+
 def _dimension_of(unit: str) -> str | None:
     """Name the dimension a unit text belongs to, for 'wrong dimension' messages."""
     head, _, tail = unit.partition("/")
@@ -150,9 +164,9 @@ def _dimension_of(unit: str) -> str | None:
     if tail:
         if _lookup(_MASS_UNITS, head) is not None and _lookup(_VOLUME_UNITS, tail) is not None:
             return "concentration"
-        if _lookup(_MASS_UNITS, head) is not None and tail in _RATE_TIME_UNITS:
+        if _lookup(_MASS_UNITS, head) is not None and _rate_time_unit(tail) is not None:
             return "dose rate"
-        if _lookup(_VOLUME_UNITS, head) is not None and tail in _RATE_TIME_UNITS:
+        if _lookup(_VOLUME_UNITS, head) is not None and _rate_time_unit(tail) is not None:
             return "volume rate"
         return None
     if _lookup(_MASS_UNITS, head) is not None:
@@ -215,7 +229,8 @@ def parse_duration(text: object, field: str = "duration") -> Duration:
     """Parse e.g. ``"8 h"``, ``"15 min"`` or ``"90 days"`` into a `Duration`."""
     accepted = f"a non-negative number and a time unit ({ACCEPTED_DURATION_UNITS}), e.g. '8 h'"
     number, unit = _split(text, field, accepted)
-    factor = _DURATION_UNITS.get(unit)
+    # Time units are not case-sensitive ("8 H", "2 Days"): no time unit differs only by case.
+    factor = _DURATION_UNITS.get(unit.lower())
     if factor is None:
         raise _unknown(field, str(text), unit, "duration", accepted)
     return Duration(number * factor)
@@ -240,6 +255,34 @@ def _parse_ratio(
     return number * head_factor / tail_factor
 
 
+def parse_length_cm(text: object, field: str = "length") -> Fraction:
+    """Parse a catheter length in centimetres: ``"80 cm"``, ``"800 mm"`` or a bare ``"80"``."""
+    accepted = "a non-negative number of centimetres, e.g. '80 cm' (or mm)"
+    if isinstance(text, str):
+        match = _NUMBER.match(text)
+        if match is not None and not match["unit"].strip():
+            text = f"{text.strip()} cm"  # a bare number is centimetres, as on catheter labels
+    number, unit = _split(text, field, accepted)
+    factors = {"cm": Fraction(1), "mm": Fraction(1, 10)}
+    factor = factors.get(unit.strip().lower())
+    if factor is None:
+        raise _unknown(field, str(text), unit, "length", accepted)
+    return number * factor
+
+
+def parse_volume_per_cm(text: object, field: str = "volume per cm") -> Volume:
+    """Parse a catheter's volume per centimetre: ``"0.0026 mL/cm"`` (or ``"2.6 µL"``)."""
+    accepted = f"a non-negative volume ({ACCEPTED_VOLUME_UNITS}) per cm, e.g. '0.0026 mL/cm'"
+    if isinstance(text, str):
+        stripped = text.strip()
+        for suffix in ("/cm", " per cm"):
+            if stripped.lower().endswith(suffix):
+                stripped = stripped[: -len(suffix)].strip()
+                break
+        text = stripped
+    return _parse_simple(text, field, _VOLUME_UNITS, "volume", accepted, Volume)
+
+
 def parse_concentration(text: object, field: str = "concentration") -> Concentration:
     """Parse e.g. ``"500 mcg/mL"`` or ``"0.5 mg/mL"`` into a `Concentration`."""
     accepted = (
@@ -256,7 +299,7 @@ def parse_dose_rate(text: object, field: str = "dose rate") -> DoseRate:
         f"a non-negative number, a mass unit ({ACCEPTED_MASS_UNITS}), '/' or 'per' and a "
         f"time unit ({ACCEPTED_RATE_TIME_UNITS}), e.g. '0.5 mg/day'"
     )
-    per_second = _parse_ratio(text, field, "dose rate", accepted, _MASS_UNITS, _RATE_TIME_UNITS.get)
+    per_second = _parse_ratio(text, field, "dose rate", accepted, _MASS_UNITS, _rate_time_unit)
     return DoseRate(per_second * 86400)
 
 
@@ -266,9 +309,7 @@ def parse_volume_rate(text: object, field: str = "volume rate") -> VolumeRate:
         f"a non-negative number, a volume unit ({ACCEPTED_VOLUME_UNITS}), '/' or 'per' and "
         f"a time unit ({ACCEPTED_RATE_TIME_UNITS}), e.g. '0.5 mL/day'"
     )
-    per_second = _parse_ratio(
-        text, field, "volume rate", accepted, _VOLUME_UNITS, _RATE_TIME_UNITS.get
-    )
+    per_second = _parse_ratio(text, field, "volume rate", accepted, _VOLUME_UNITS, _rate_time_unit)
     return VolumeRate(per_second * 86400)
 
 
