@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.link.pumps import PTM, SimulatedPump, simulated_pump
 from thecal.link.controller import ControllerLink, HandshakeRefused, OutcomeUnknown, RetryPolicy
 from thecal.link.transports.radio import LossyRadio, RadioFaults
 from thecal.pump.commands import (
@@ -31,7 +32,6 @@ from thecal.pump.commands import (
 from thecal.pump.eventlog import LogKind
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import DoseRate, Duration, Mass
-from tests.link.pumps import PTM, SimulatedPump, simulated_pump
 
 assert PTM.rate is not None
 NEW_RX = Prescription(

@@ -30,7 +30,11 @@ from thecal.pump.commands import (
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.quantities import Concentration, Duration, Mass, Volume
 
-EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("**/*.toml"))
+EXAMPLES = sorted(
+    p
+    for pattern in ("*.toml", "checks/*.toml")
+    for p in (Path(__file__).parents[2] / "examples").glob(pattern)
+)
 REGISTRY = wire_registry()
 
 

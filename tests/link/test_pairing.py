@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.link.pumps import SERIAL, simulated_pump
 from thecal.link.controller import HandshakeRefused, identify
 from thecal.link.keys import StaticKey
 from thecal.link.messages import EnrolController, ListControllers, RefusalReason
 from thecal.link.pump_state import PumpLinkState
 from thecal.pump.commands import Accepted, Interrogate, PatientBolusRequest, Role
-from tests.link.pumps import SERIAL, simulated_pump
 
 
 def test_a_programmer_pairs_with_the_card_secret_and_becomes_a_clinician() -> None:

@@ -8,6 +8,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from tests.link.pumps import SimulatedPump, simulated_pump
 from thecal.link.frame import Frame, FrameType, decode_frame, encode_frame
 from thecal.pump.commands import (
     Accepted,
@@ -20,7 +21,6 @@ from thecal.pump.commands import (
     Stop,
 )
 from thecal.pump.eventlog import LogKind
-from tests.link.pumps import SimulatedPump, simulated_pump
 
 
 class LinkUnderAttack(RuleBasedStateMachine):

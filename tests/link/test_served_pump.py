@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.link.pumps import hello_clock
 from thecal.link.controller import ControllerLink, LinkDown
 from thecal.link.events import SecurityEventKind
 from thecal.link.frame import Frame, FrameType, encode_frame
@@ -18,7 +19,6 @@ from thecal.link.served_pump import STATE_FILE, ImplantSpec, ServedPump, syringe
 from thecal.link.transports.tcp import TcpChannel, parse_address
 from thecal.pump.commands import AlarmTest, Interrogate, Role
 from thecal.therapy.quantities import Concentration, Volume
-from tests.link.pumps import hello_clock
 
 START = datetime(2026, 5, 4, 8, 0)
 SPEC = ImplantSpec("peristaltic-20", "SRV-1", "morphine", Concentration.from_mg_per_ml(10),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.link.pumps import PTM, SimulatedPump, simulated_pump
 from thecal.link.controller import ControllerLink, OutcomeUnknown, RetryPolicy
 from thecal.link.keys import StaticKey
 from thecal.link.messages import LinkCommand
@@ -25,7 +26,6 @@ from thecal.pump.payloads import BatteryState, RefillFinding, TherapyState
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import find_catheter_model
 from thecal.therapy.quantities import Concentration, DoseRate, Volume
-from tests.link.pumps import PTM, SimulatedPump, simulated_pump
 
 CATHETER = CatheterData(find_catheter_model("prometra-110"), Fraction(50))
 
