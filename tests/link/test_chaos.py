@@ -90,7 +90,7 @@ def _resolve(pump: SimulatedPump, link: ControllerLink, rid: str, command: Comma
 
 
 @settings(
-    max_examples=80,
+    max_examples=150,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.link.pumps import PTM, SimulatedPump, simulated_pump
+from tests.link.pumps import EXAMPLES, PTM, T0, SimulatedPump, simulated_pump
 from thecal.link.controller import ControllerLink, OutcomeUnknown, RetryPolicy
 from thecal.link.keys import StaticKey
 from thecal.link.messages import LinkCommand
@@ -24,8 +24,10 @@ from thecal.pump.commands import Command, PatientBolusRequest, Response, Role, W
 from thecal.pump.eventlog import LogKind
 from thecal.pump.payloads import BatteryState, RefillFinding, TherapyState
 from thecal.therapy.prescription import Prescription
+from thecal.therapy.prescription_toml import read_prescription
+from thecal.therapy.projection import RefillLimit
 from thecal.therapy.pump_models import find_catheter_model
-from thecal.therapy.quantities import Concentration, DoseRate, Volume
+from thecal.therapy.quantities import Concentration, DoseRate, Duration, Volume
 
 CATHETER = CatheterData(find_catheter_model("prometra-110"), Fraction(50))
 
@@ -277,3 +279,29 @@ def test_an_unanswered_bolus_request_is_journaled_and_resolved_on_the_next_conne
     assert len(resolved) == 1 and resolved[0].description == "PatientBolusRequest"
     assert home.pending("TEST-0001") == []
     assert _boluses(pump, "patient") == 1
+
+
+# -- refill-by dates -----------------------------------------------------------------
+
+
+def test_the_first_ziconotide_fill_must_be_refilled_within_14_days_later_ones_within_84() -> None:
+    rx = read_prescription(EXAMPLES / "ziconotide-titration-start.toml")
+    pump = simulated_pump(prescription=rx)
+    link = _clinic(pump)
+    first = clinician.next_refill(clinician.interrogate(link))
+    assert first is not None and first.limited_by is RefillLimit.STABILITY
+    assert first.refill_by == T0 + timedelta(days=14)
+    pump.twin.aspirate(None)
+    pump.twin.inject(Volume.from_ml(20), rx.drug, rx.concentration)
+    done = clinician.refill(link, RefillRequest(Volume.from_ml("19.9"), Volume.from_ml(20)))
+    assert done.next_refill is not None
+    assert done.next_refill.refill_by == pump.now() + timedelta(days=84)
+
+
+def test_alarm_settings_are_set_on_the_pump() -> None:
+    pump = simulated_pump()
+    result = clinician.set_alarm_settings(
+        _clinic(pump), Volume.from_ml(3), Duration.from_minutes(10)
+    )
+    assert result.accepted
+    assert pump.twin.view().settings.low_reservoir_threshold == Volume.from_ml(3)

@@ -69,7 +69,7 @@ from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.pump_models import find_catheter_model, find_pump_model
 from thecal.therapy.quantities import _Scalar, exact
 from thecal.therapy.safety import Rule
-from thecal.therapy.units import parse_concentration, parse_volume
+from thecal.therapy.units import parse_concentration, parse_duration, parse_volume
 
 EXIT_NO_ANSWER = 4
 
@@ -697,6 +697,25 @@ _simple("resume", workflows.resume, "Resume the stored prescription.")
 _simple("alarm-test", workflows.alarm_test, "Sound every alarm tone once.")
 _simple("post-mri", workflows.post_mri_check, "After an MRI: check the motor, release the hold.")
 _simple("reset-valve", workflows.reset_flow_valve, "Re-open a valve pump's flow valve after MRI.")
+
+
+@programmer_app.command("alarm-settings", cls=OneLineErrorsCommand)
+def alarm_settings(
+    low_reservoir: str = typer.Option(..., "--low-reservoir", help='Alarm threshold, "3 mL".'),
+    critical_repeat: str = typer.Option(
+        ..., "--critical-repeat", help='Repeat interval of critical alarms, e.g. "10 min".'
+    ),
+    state: Path = STATE,
+    pump: str = PUMP,
+    json_out: bool = JSON,
+) -> None:
+    """Set the low-reservoir alarm threshold and the critical-alarm repeat interval."""
+    with user_errors():
+        threshold = parse_volume(low_reservoir, "--low-reservoir")
+        repeat = parse_duration(critical_repeat, "--critical-repeat")
+    with connected(state, pump, Role.CLINICIAN) as c, link_errors():
+        result = workflows.set_alarm_settings(c.link, threshold, repeat)
+    show_command(result, json_out, c.resolved)
 
 
 @programmer_app.command("replacement", cls=OneLineErrorsCommand)

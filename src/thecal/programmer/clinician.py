@@ -58,6 +58,7 @@ from thecal.pump.commands import (
     Stop,
     WritePrescription,
 )
+from thecal.pump.eventlog import LogKind
 from thecal.pump.payloads import (
     BatteryState,
     InterrogationReport,
@@ -165,13 +166,20 @@ def next_refill(
     report: InterrogationReport, library: DrugLibrary | None = None
 ) -> ReservoirProjection | None:
     """Refill-by date from the reservoir estimate and the stored prescription, counting
-    every patient bolus the settings allow and the drug's stability limit."""
+    every patient bolus the settings allow, and the drug's stability limit counted from
+    the fill (the first-fill limit after implant)."""
     rx = report.prescription
     if rx is None:
         return None
     library = library or default_library()
     entry = library.find(rx.drug)
-    stability = entry.refill_limit(rx.concentration).value if entry is not None else None
+    # The implant fill is a first fill (e.g. ziconotide: refill within 14 days) until the
+    # log shows a refill; a log that no longer reaches back to the implant is not one.
+    kinds = {event.kind for event in report.events}
+    first_fill = LogKind.IMPLANT in kinds and LogKind.REFILL not in kinds
+    stability = (
+        entry.refill_limit(rx.concentration, first_fill).value if entry is not None else None
+    )
     model = _pump_model(report)
     start = report.local_time
     remaining: Duration | None = None
