@@ -91,7 +91,9 @@ def serve(
     open_pairing: bool = typer.Option(
         False, "--open-pairing", help="Open the pairing window (the magnet / programming head)."
     ),
-    pairing_window: int = typer.Option(1800, "--pairing-window", help="Seconds of pump time."),
+    pairing_window: int = typer.Option(
+        1800, "--pairing-window", help="How long pairing stays open, in wall-clock seconds."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the start-up report as JSON."),
 ) -> None:
     """Serve the pump twin kept in DIR over TCP until stopped."""
@@ -102,7 +104,8 @@ def serve(
         spec = _implant_spec(model, serial, drug, concentration, fill, catheter_volume, start)
         served = ServedPump.open(state, spec, speed)
     if served.first_start or open_pairing:
-        served.open_pairing(timedelta(seconds=pairing_window))
+        # the window is the clinician's time: wall-clock seconds, whatever the pump's speed
+        served.open_pairing(timedelta(seconds=pairing_window * speed))
     address = served.listen(host, port)
     served.open_syringe_port()
     link_state = served.endpoint.state
