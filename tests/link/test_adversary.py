@@ -6,7 +6,6 @@ import os
 from datetime import timedelta
 
 import pytest
-from thecal.pump.eventlog import LogKind
 
 from tests.link.pumps import PTM, SERIAL, T0, SimulatedPump, hello_clock, simulated_pump
 from thecal.link.controller import HandshakeRefused
@@ -41,6 +40,7 @@ from thecal.pump.commands import (
     Stop,
     WritePrescription,
 )
+from thecal.pump.eventlog import LogKind
 from thecal.therapy.quantities import Duration, Mass, Volume
 
 
