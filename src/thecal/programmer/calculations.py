@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 
+from thecal.pump.commands import MAX_BOLUS_DURATION
 from thecal.therapy.calculators import bridge, priming
 from thecal.therapy.delivery import programmed_daily_dose
 from thecal.therapy.prescription import Prescription
@@ -37,7 +38,7 @@ __all__ = [
     "priming_bolus",
 ]
 
-MAX_PUMP_BOLUS = Duration.from_hours(24)
+MAX_PUMP_BOLUS = MAX_BOLUS_DURATION
 """The longest single bolus the pump firmware runs (`thecal.pump` refuses longer ones)."""
 
 
