@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,3 +135,31 @@ def test_the_demo_has_pumps_needing_replacement_discrepancies_and_alarms(demo: C
     assert {b.patient_name for b in board.batteries} == {"Price, Owen", "Fischer, Daniel"}
     assert [d.patient_name for d in board.recent_discrepancies] == ["Haddad, Amira"]
     assert [a.kind for a in board.active_alarms] == ["elective_replacement_indicator"]
+
+
+def test_import_interrogation_files_the_programmers_output(
+    sqlite_db: ClinicDatabase, tmp_path: Path
+) -> None:
+    from tests.clinic.test_interrogations import programmer_json
+    from thecal.pump import PumpTwin
+    from thecal.pump.firmware import SimulationMode
+    from thecal.therapy.prescription_toml import parse_prescription
+    from thecal.therapy.quantities import Concentration, Volume
+
+    start = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    clinic = Clinic(sqlite_db.database, SETTINGS, FixedClock(start))
+    _, implant_id = filled_baclofen_pump(clinic)
+    with clinic.read(Actor.system()) as call:
+        toml = call.session.scalars(select(PrescriptionRecord.toml)).one()
+    twin = PumpTwin.implant(
+        "peristaltic-20", start.replace(tzinfo=None), drug="baclofen",
+        concentration=Concentration.from_mcg_per_ml(500), fill=Volume.from_ml(20),
+        prescription=parse_prescription(toml), serial="PS-P-1", mode=SimulationMode.ANALYTIC,
+    )  # fmt: skip
+    twin.advance(start.replace(tzinfo=None) + timedelta(days=2))
+    reading = tmp_path / "reading.json"
+    reading.write_text(programmer_json(twin))
+    result = clinic_command("import-interrogation", str(implant_id), str(reading),
+                            "--database", sqlite_db.url)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "reservoir 18.4 mL" in result.stdout

@@ -3,6 +3,7 @@ refill projection, mirror the pump's alarms and bring a battery replacement forw
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -169,3 +170,47 @@ def test_a_reading_from_the_pump_twin_imports_with_its_estimate_and_boluses(
                if e["resource"]["resourceType"] == "MedicationAdministration"
                and e["resource"]["dosage"]["text"] == "patient bolus"]  # fmt: skip
     assert [b["dosage"]["dose"]["value"] for b in boluses] == [200]
+
+
+def programmer_json(twin: PumpTwin) -> str:
+    """Exactly what `thecal programmer interrogate --json` prints for this pump's report."""
+    from thecal.cli.output import to_jsonable
+    from thecal.cli.programmer import plain
+
+    return json.dumps(to_jsonable({"report": plain(twin.view())}))
+
+
+def test_the_programmers_interrogate_json_is_imported_as_printed(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    patient = add_patient(clinic, diagnosis="cancer_pain")
+    implant = add_implant(clinic, patient.id, serial="SIM-0001")
+    saved = prescribe(clinic, implant.id, MORPHINE_4MG)
+    refill(clinic, implant.id, drug="morphine", concentration="10 mg/mL")
+    local = clock.now().replace(tzinfo=None)
+    twin = PumpTwin.implant(
+        "peristaltic-20", local, drug="morphine", concentration=Concentration.from_mg_per_ml(10),
+        fill=Volume.from_ml(20), prescription=parse_prescription(saved.toml),
+        mode=SimulationMode.ANALYTIC,
+    )  # fmt: skip
+    twin.advance(local + timedelta(days=5))
+    later(clock, 5)
+    data = json.loads(programmer_json(twin))
+    view = clinic.perform(
+        SYSTEM, lambda c: interrogations.import_programmer_output(c, implant.id, data)
+    )
+    assert view.reservoir_estimate == "18 mL"  # 5 days at 0.4 mL/day from 20 mL
+    assert view.prescription_matches is True
+    assert view.battery_state == "normal"
+
+
+def test_something_else_than_programmer_output_is_refused_in_one_message(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    with pytest.raises(Invalid) as caught:
+        clinic.perform(
+            SYSTEM,
+            lambda c: interrogations.import_programmer_output(c, implant_id, {"report": {}}),
+        )
+    assert caught.value.code == "not_an_interrogation"

@@ -278,6 +278,47 @@ def export_fhir(
         typer.echo(f"wrote {len(bundle.get('entry', []))} resources to {output}", err=True)
 
 
+@app.command("import-interrogation", cls=OneLineErrorsCommand)
+def import_interrogation(
+    implant_id: int = typer.Argument(..., help="The implant the reading belongs to"),
+    source: str = typer.Argument(
+        "-", help="A file with `thecal programmer interrogate --json` output, or - for stdin"
+    ),
+    database: str | None = DatabaseOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """File a pump interrogation printed by `thecal programmer interrogate --json`."""
+    from thecal.clinic.access import Actor
+    from thecal.clinic.errors import ServiceError
+    from thecal.clinic.service import interrogations
+
+    with user_errors():
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            fail(f"{source}: not JSON ({error}); accepted: programmer interrogate --json output")
+        if not isinstance(data, dict):
+            fail(f"{source}: not a JSON object; accepted: programmer interrogate --json output")
+        clinic = _clinic(database)
+        try:
+            view = clinic.perform(
+                Actor.system("command line"),
+                lambda call: interrogations.import_programmer_output(call, implant_id, data),
+            )
+        except ServiceError as error:
+            fail(error.message + (f"; accepted: {error.accepted}" if error.accepted else ""))
+    if as_json:
+        emit_json(view.model_dump(mode="json"))
+    else:
+        typer.echo(
+            f"interrogation {view.id} filed for implant {view.implant_id}: reservoir "
+            f"{view.reservoir_estimate}, battery {view.battery_state or 'unknown'}"
+        )
+        for warning in view.warnings:
+            typer.echo(f"warning: {warning}")
+
+
 @audit_app.command("verify", cls=OneLineErrorsCommand)
 def audit_verify(database: str | None = DatabaseOption, as_json: bool = JsonOption) -> None:
     """Walk the audit hash chain; exit 1 and say where if anything was tampered with."""

@@ -1,7 +1,8 @@
 """The interrogation import document: what a clinician programmer read from a pump.
 
-One JSON object (`thecal-interrogation/1`), the form ``thecal programmer interrogate
---json`` prints, imported with ``POST /api/v1/implants/{id}/interrogations``:
+One JSON object (`thecal-interrogation/1`), imported with
+``POST /api/v1/implants/{id}/interrogations``; what ``thecal programmer interrogate --json``
+prints is converted to it by `from_programmer_output`:
 
     {
       "format": "thecal-interrogation/1",
@@ -35,9 +36,11 @@ priorities use the pump firmware's vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -55,8 +58,10 @@ __all__ = [
     "BatteryStatus",
     "EventRecord",
     "InterrogationDocument",
+    "ProgrammerOutputError",
     "PumpIdentity",
     "PumpStatus",
+    "from_programmer_output",
     "from_pump_report",
 ]
 
@@ -218,3 +223,89 @@ def from_pump_report(
             "event_log": events,
         }
     )
+
+
+class ProgrammerOutputError(ValueError):
+    """Programmer output that cannot be read as an interrogation; names what is wrong."""
+
+
+def _local(text: object, where: str) -> datetime | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ProgrammerOutputError(f"{where}: not a time")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ProgrammerOutputError(f"{where}: {text!r} is not an ISO 8601 time") from None
+
+
+def _millilitres(value: object, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ProgrammerOutputError(f"{where}: not a volume in mL")
+    # The programmer prints exact quantities as decimal numbers (truncated at 9 places):
+    # read the printed digits, never the binary float.
+    return f"{Decimal(repr(value) if isinstance(value, float) else str(value))} mL"
+
+
+def from_programmer_output(
+    data: Mapping[str, Any], tz: tzinfo, interrogated_at: datetime | None = None
+) -> InterrogationDocument:
+    """The import document for what ``thecal programmer interrogate --json`` printed (the
+    whole object, or its ``report``). Pump times are local to `tz`; `interrogated_at`
+    defaults to the pump's own clock at the reading. `ProgrammerOutputError` (a
+    `ValueError`) or a pydantic `ValidationError` names what does not fit."""
+    report = data.get("report", data)
+    if not isinstance(report, Mapping):
+        raise ProgrammerOutputError("report: not an object")
+    try:
+        local_time = _local(report["local_time"], "report.local_time")
+        therapy, reservoir, battery = report["therapy"], report["reservoir"], report["battery"]
+        events = []
+        for index, event in enumerate(report.get("events") or ()):
+            details = {str(k): str(v) for k, v in event.get("details") or ()}
+            kind = str(event["kind"])
+            if kind == LogKind.BOLUS_STARTED.value and "kind" in details:
+                kind = f"{details['kind']}_bolus"
+            at = _local(event["at"], f"report.events[{index}].at")
+            events.append(
+                {"seq": event["seq"], "at": _aware(at, tz), "kind": kind, "detail": details}
+            )
+        alarms = [
+            {
+                "kind": alarm["kind"],
+                "priority": alarm["priority"],
+                "raised_at": _aware(_local(alarm["raised_at"], f"report.alarms[{i}]"), tz),
+                "active": True,
+                "acknowledged": alarm.get("acknowledged_at") is not None,
+            }
+            for i, alarm in enumerate(report.get("alarms") or ())
+        ]
+        document = {
+            "format": FORMAT,
+            "interrogated_at": interrogated_at or _aware(local_time, tz),
+            "pump": {"model": report["model_id"], "serial": report["serial"]},
+            "pump_clock": local_time,
+            "status": {
+                "mode": therapy["state"],
+                "delivering": therapy["delivering"],
+                "reservoir_estimate": _millilitres(reservoir["estimated"], "reservoir.estimated"),
+                "low_reservoir_threshold": _millilitres(
+                    reservoir["low_threshold"], "reservoir.low_threshold"
+                ),
+                "prescription_hash": report.get("prescription_hash"),
+                "battery": {
+                    "state": battery["state"],
+                    "eri_at": _aware(_local(battery.get("eri_at"), "battery.eri_at"), tz),
+                    "eos_at": _aware(_local(battery.get("eos_at"), "battery.eos_at"), tz),
+                },
+            },
+            "alarms": alarms,
+            "event_log": events,
+        }
+    except (KeyError, TypeError, AttributeError, InvalidOperation) as error:
+        raise ProgrammerOutputError(
+            f"not the output of `thecal programmer interrogate --json` ({type(error).__name__}:"
+            f" {error}); accepted: that command's JSON object or its 'report'"
+        ) from None
+    return InterrogationDocument.model_validate(document)

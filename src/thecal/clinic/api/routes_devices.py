@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from pydantic import AwareDatetime
@@ -184,6 +184,21 @@ def import_interrogation(
     """Import what the programmer read from the pump (`thecal-interrogation/1`)."""
     return clinic.perform(
         actor, lambda call: interrogations.import_interrogation(call, implant_id, document)
+    )
+
+
+@router.post(
+    "/implants/{implant_id}/interrogations/programmer",
+    response_model=interrogations.InterrogationView,
+    status_code=201,
+    tags=["interrogations"],
+)
+def import_programmer_output(
+    implant_id: Id, output: dict[str, Any], clinic: ClinicDep, actor: ActorDep
+) -> interrogations.InterrogationView:
+    """Import what `thecal programmer interrogate --json` printed, as it printed it."""
+    return clinic.perform(
+        actor, lambda call: interrogations.import_programmer_output(call, implant_id, output)
     )
 
 

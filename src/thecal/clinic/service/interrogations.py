@@ -10,14 +10,21 @@ replacement due now.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.audit import snapshot
 from thecal.clinic.errors import Conflict, Invalid
-from thecal.clinic.interrogation import AlarmPriority, BatteryState, InterrogationDocument
+from thecal.clinic.interrogation import (
+    AlarmPriority,
+    BatteryState,
+    InterrogationDocument,
+    ProgrammerOutputError,
+    from_programmer_output,
+)
 from thecal.clinic.service import schedule
 from thecal.clinic.service.common import Form, View, load, not_in_future, quantity_text
 from thecal.clinic.service.core import Call
@@ -36,6 +43,7 @@ __all__ = [
     "acknowledge_alarm",
     "alarm_view",
     "import_interrogation",
+    "import_programmer_output",
     "interrogation_view",
     "list_alarms",
     "list_interrogations",
@@ -189,6 +197,26 @@ def import_interrogation(
     _sync_alarms(call, implant, row, document)
     schedule.recompute(call, implant, f"interrogation {row.id}")
     return interrogation_view(row)
+
+
+def import_programmer_output(
+    call: Call, implant_id: int, data: dict[str, Any]
+) -> InterrogationView:
+    """File what ``thecal programmer interrogate --json`` printed (the pump's clock is read
+    in the clinic's time zone)."""
+    try:
+        document = from_programmer_output(data, call.tz)
+    except ProgrammerOutputError as error:
+        raise Invalid(
+            str(error),
+            code="not_an_interrogation",
+            accepted="the JSON object `thecal programmer interrogate --json` prints",
+        ) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise Invalid(f"{field}: {first['msg']}", field=field) from None
+    return import_interrogation(call, implant_id, document)
 
 
 def _sync_alarms(
