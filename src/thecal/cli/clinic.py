@@ -6,6 +6,7 @@
     thecal clinic serve --port 8000         # the JSON API (OpenAPI at /docs)
     thecal clinic worker                    # the reminders worker (its own process)
     thecal clinic export-fhir 12 -o p12.json
+    thecal programmer interrogate --json | thecal clinic import-interrogation 7 -
     thecal clinic audit verify
 
 The database is `--database URL`, else $THECAL_DATABASE_URL, else ./var/clinic.sqlite.
