@@ -5,8 +5,12 @@ from __future__ import annotations
 import typer
 
 from thecal.cli import calc, therapy, tour
+from thecal.cli import clinic as clinic_cli
 from thecal.cli import science as science_cli
 from thecal.cli.output import OneLineErrorsCommand, OneLineErrorsGroup
+from thecal.cli.patient import patient_app
+from thecal.cli.programmer import programmer_app
+from thecal.cli.pump_serve import pump_app
 from thecal.cli.sim import sim
 
 app = typer.Typer(
@@ -34,6 +38,12 @@ app.command("tour", cls=OneLineErrorsCommand)(tour.tour)
 app.command("sim", cls=OneLineErrorsCommand)(sim)
 # Science.
 app.add_typer(science_cli.app, name="science")
+# Telemetry: the served pump, the clinician programmer, the patient controller.
+app.add_typer(pump_app, name="pump")
+app.add_typer(programmer_app, name="programmer")
+app.add_typer(patient_app, name="patient")
+# Clinic service.
+app.add_typer(clinic_cli.app, name="clinic")
 
 
 def run() -> None:

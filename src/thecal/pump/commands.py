@@ -22,6 +22,7 @@ from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import Concentration, Duration, Mass, Volume
 
 __all__ = [
+    "MAX_BOLUS_DURATION",
     "PATIENT_COMMANDS",
     "Accepted",
     "AcknowledgeAlarm",
@@ -49,6 +50,11 @@ __all__ = [
     "WritePrescription",
     "permitted",
 ]
+
+
+MAX_BOLUS_DURATION = Duration.from_hours(24)
+"""Longest clinician, priming or bridge bolus the pump accepts (part of the contract, so
+the programmer can refuse an over-long bolus before sending it)."""
 
 
 class Role(StrEnum):

@@ -40,6 +40,7 @@ from thecal.pump.alarms import (
 from thecal.pump.bolus import BolusVerdict, judge_patient_bolus, starts_in_window
 from thecal.pump.codec import decode_bytes, encode_bytes
 from thecal.pump.commands import (
+    MAX_BOLUS_DURATION,
     Accepted,
     AcknowledgeAlarm,
     AlarmTest,
@@ -1249,10 +1250,10 @@ class Firmware:
         return None
 
     def _duration_problem(self, duration: Duration) -> Rejected | None:
-        if duration.seconds <= 0 or duration.seconds > 86_400:
+        if duration.seconds <= 0 or duration > MAX_BOLUS_DURATION:
             return Rejected(
                 Rejection.INVALID_ARGUMENT,
-                f"bolus duration {duration} must be above 0 and at most 24 h",
+                f"bolus duration {duration} must be above 0 and at most {MAX_BOLUS_DURATION}",
             )
         return None
 
