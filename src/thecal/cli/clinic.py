@@ -3,7 +3,7 @@
     thecal clinic init                      # create or upgrade the database (SQLite default)
     thecal clinic user add admin --role administrator
     thecal clinic seed-demo                 # demo patients, pumps, prescriptions, refills
-    thecal clinic serve --port 8000         # the JSON API (OpenAPI at /docs)
+    thecal clinic serve --port 8000         # the web pages and JSON API (OpenAPI at /docs)
     thecal clinic worker                    # the reminders worker (its own process)
     thecal clinic export-fhir 12 -o p12.json
     thecal programmer interrogate --json | thecal clinic import-interrogation 7 -
@@ -204,14 +204,14 @@ def serve(
     policy: Path | None = typer.Option(None, help="A clinic scheduling policy file (TOML)"),
     log_level: str = typer.Option("info", help="uvicorn log level"),
 ) -> None:
-    """Serve the clinic JSON API (OpenAPI at /docs) until interrupted."""
+    """Serve the clinic's web pages and JSON API (OpenAPI at /docs) until interrupted."""
     import uvicorn
 
-    from thecal.clinic.api import create_app
+    from thecal.web import create_web_app
 
     with user_errors():
         clinic = _clinic(database, timezone, library, policy)
-    uvicorn.run(create_app(clinic), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(create_web_app(clinic), host=host, port=port, log_level=log_level, access_log=False)
 
 
 @app.command(cls=OneLineErrorsCommand)

@@ -1,0 +1,9 @@
+"""One router per workflow; `ROUTERS` is what the application mounts, in this order."""
+
+from fastapi import APIRouter
+
+from thecal.web.pages import dashboard, sign_in
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: list[APIRouter] = [sign_in.router, dashboard.router]
