@@ -115,9 +115,27 @@ def page(browser: Browser, live: LiveClinic) -> Iterator[Page]:
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
+    # A page answered 4xx is expected (a refused form, a 404 page); a script, stylesheet or
+    # htmx request that fails is not, unless the test says so by looking at it.
     tab.on(
         "console",
-        lambda message: errors.append(message.text) if message.type == "error" else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    tab.on(
+        "response",
+        lambda response: (
+            errors.append(f"{response.status} {response.url}")
+            if response.status >= 500
+            or (
+                response.status >= 400
+                and response.request.resource_type in {"script", "stylesheet", "image"}
+            )
+            else None
+        ),
     )
     yield tab
     context.close()
