@@ -16,6 +16,7 @@ __all__ = [
     "NotFound",
     "Refused",
     "ServiceError",
+    "TooManyAttempts",
     "Unavailable",
 ]
 
@@ -64,6 +65,13 @@ class Conflict(ServiceError):
 
     status = 409
     code = "conflict"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many refused sign-ins for one username; `details` holds `retry_after_seconds`."""
+
+    status = 429
+    code = "too_many_attempts"
 
 
 class Invalid(ServiceError):

@@ -50,6 +50,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _doc("No such record"),
     409: _doc("Conflict: stale version, duplicate, or a state that forbids it"),
     422: _doc("Invalid input, or refused by a safety rule"),
+    429: _doc("Too many refused sign-ins for this username; wait for Retry-After seconds"),
     503: _doc("The database is unavailable; nothing was written"),
 }
 
@@ -78,6 +79,8 @@ def _service_error(_: Request, error: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if error.status == 503:
         headers["Retry-After"] = "5"
+    if error.status == 429 and isinstance(error.details, dict):
+        headers["Retry-After"] = str(error.details.get("retry_after_seconds", 60))
     return error_response(
         error.status, error.code, error.message, error.field, error.accepted, error.details,
         headers or None,

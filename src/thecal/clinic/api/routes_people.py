@@ -49,9 +49,12 @@ class Done(BaseModel):
 @router.post("/auth/login", response_model=users.SignedIn, tags=["auth"])
 def login(form: LoginForm, clinic: ClinicDep) -> users.SignedIn:
     """Sign in; the token goes in `Authorization: Bearer <token>` on every other call."""
-    return clinic.perform(
+    outcome = clinic.perform(
         Actor.system("auth"), lambda call: users.sign_in(call, form.username, form.password)
     )
+    if isinstance(outcome, users.SignInRefused):
+        raise outcome.as_error()
+    return outcome
 
 
 @router.post("/auth/logout", response_model=Done, tags=["auth"])

@@ -79,6 +79,9 @@ class ClinicSettings:
     timezone: str = "UTC"
     """The clinic's (and its pumps') local time zone, an IANA name."""
     session_lifetime: timedelta = timedelta(hours=12)
+    sign_in_attempts: int = 5
+    """Refused sign-ins allowed per username within `sign_in_window`; then it must wait."""
+    sign_in_window: timedelta = timedelta(minutes=15)
     password_profile: PasswordProfile = PasswordProfile.DEFAULT
 
 

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from thecal.clinic.access import Actor, Permission, Role, authorize
 from thecal.clinic.audit import snapshot
 from thecal.clinic.auth import new_token, token_digest
-from thecal.clinic.errors import Conflict, Invalid, NotAuthenticated
+from thecal.clinic.errors import (
+    Conflict,
+    Invalid,
+    NotAuthenticated,
+    ServiceError,
+    TooManyAttempts,
+)
 from thecal.clinic.service.common import Form, View, check_version, load
 from thecal.clinic.service.core import Call
-from thecal.clinic.storage.models import AuthSession, Patient, User
+from thecal.clinic.storage.models import AuthSession, Patient, SignInFailure, User
 
 __all__ = [
+    "SignInRefused",
     "SignedIn",
     "UserForm",
     "UserUpdate",
@@ -155,16 +164,71 @@ def update_user(call: Call, user_id: int, form: UserUpdate) -> UserView:
     return _view(user)
 
 
-def sign_in(call: Call, username: str, password: str) -> SignedIn:
-    """Check a password and open a session; the same message for any failure, so it does
-    not tell which usernames exist."""
-    user = call.session.scalar(select(User).where(User.username == username.strip().lower()))
+@dataclass(frozen=True)
+class SignInRefused:
+    """A refused sign-in: wrong credentials, or too many refusals for the username lately.
+    It is a value, not an exception, so the refusal is recorded (and committed) with it."""
+
+    message: str
+    code: str
+    retry_after_seconds: int | None = None
+
+    def as_error(self) -> ServiceError:
+        """The error the API answers with (401, or 429 with the wait)."""
+        if self.retry_after_seconds is not None:
+            return TooManyAttempts(
+                self.message,
+                code=self.code,
+                details={"retry_after_seconds": self.retry_after_seconds},
+            )
+        return NotAuthenticated(self.message, code=self.code)
+
+
+BAD_CREDENTIALS = "unknown username or wrong password"
+
+
+def _throttled(call: Call, username: str) -> SignInRefused | None:
+    """Refuse without checking the password while the username has had too many refusals
+    within the window (password guessing costs the guesser the window, not the server)."""
+    window = call.clinic.settings.sign_in_window
+    since = call.now - window
+    call.session.execute(
+        delete(SignInFailure).where(SignInFailure.username == username, SignInFailure.at < since)
+    )
+    recent = call.session.execute(
+        select(func.count(), func.min(SignInFailure.at)).where(
+            SignInFailure.username == username, SignInFailure.at >= since
+        )
+    ).one()
+    count, oldest = recent
+    if count < call.clinic.settings.sign_in_attempts or oldest is None:
+        return None
+    wait = max(1, math.ceil((oldest + window - call.now).total_seconds()))
+    return SignInRefused(
+        f"too many refused sign-ins for this username; try again in {math.ceil(wait / 60)} "
+        "minute(s) or ask an administrator",
+        "too_many_attempts",
+        wait,
+    )
+
+
+def sign_in(call: Call, username: str, password: str) -> SignedIn | SignInRefused:
+    """Check a password and open a session. A refusal says the same for any failure, so it
+    does not tell which usernames exist; each is recorded, and after
+    `settings.sign_in_attempts` refusals within `settings.sign_in_window` the username is
+    refused without a check until the window has passed."""
+    name = username.strip().lower()[:200]
+    throttled = _throttled(call, name)
+    if throttled is not None:
+        return throttled
+    user = call.session.scalar(select(User).where(User.username == name))
     passwords = call.clinic.passwords
     if user is None:
         passwords.verify_nobody(password)  # same work as a real check: no username probing
-        raise NotAuthenticated("unknown username or wrong password", code="bad_credentials")
-    if not user.active or not passwords.verify(user.password_hash, password):
-        raise NotAuthenticated("unknown username or wrong password", code="bad_credentials")
+    if user is None or not user.active or not passwords.verify(user.password_hash, password):
+        call.session.add(SignInFailure(username=name, at=call.now))
+        return SignInRefused(BAD_CREDENTIALS, "bad_credentials")
+    call.session.execute(delete(SignInFailure).where(SignInFailure.username == name))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
     token = new_token()

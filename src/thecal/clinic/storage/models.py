@@ -204,6 +204,18 @@ class AuthSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SignInFailure(Base):
+    """A refused sign-in attempt, kept for the throttle's window (by username as typed,
+    lower-cased; unknown usernames count too, so the throttle reveals nothing)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # --- assessment and candidacy -----------------------------------------------------------
 
 

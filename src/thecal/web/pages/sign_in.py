@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse
 
 from thecal.clinic.access import Actor
 from thecal.clinic.auth import SESSION_COOKIE
-from thecal.clinic.errors import NotAuthenticated
 from thecal.clinic.service import users
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, home_for
@@ -41,16 +40,15 @@ def sign_in(
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
-        with clinic.write(Actor.system("sign-in")) as call:
-            signed = users.sign_in(call, username, password)
-    except NotAuthenticated as error:
+    with clinic.write(Actor.system("sign-in")) as call:
+        signed = users.sign_in(call, username, password)
+    if isinstance(signed, users.SignInRefused):
         return render(
             request,
             "sign_in.html",
             None,
-            status_code=401,
-            error=error.message,
+            status_code=429 if signed.retry_after_seconds is not None else 401,
+            error=signed.message,
             username=username,
             next=safe_next(next) or "",
         )
