@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.web.support import LiveClinic, sign_in
@@ -114,3 +115,30 @@ def test_an_unknown_page_is_a_readable_404_and_the_api_keeps_json(live: LiveClin
     api = httpx.get(f"{live.url}/api/v1/no-such-thing")
     assert api.status_code == 404
     assert api.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_never_redirects_to_another_site(live: LiveClinic, target: str) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        form = client.get("/sign-in", params={"next": target})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        answer = client.post(
+            "/sign-in",
+            data={"username": "dr.hale", "password": "demo-clinician-password",
+                  "next": target, "csrf_token": token.group(1)},
+        )  # fmt: skip
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"
+
+
+def test_the_sign_in_page_tells_a_throttled_user_to_wait(live: LiveClinic) -> None:
+    with httpx.Client(base_url=live.url) as client:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").text)
+        assert token is not None
+        data = {"username": "dr.hale", "password": "wrong", "csrf_token": token.group(1)}
+        for _ in range(live.clinic.settings.sign_in_attempts):
+            assert client.post("/sign-in", data=data).status_code == 401
+        answer = client.post("/sign-in", data={**data, "password": "demo-clinician-password"})
+    assert answer.status_code == 429
+    assert "too many refused sign-ins" in answer.text
