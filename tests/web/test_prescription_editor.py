@@ -343,3 +343,25 @@ def test_a_prescription_changed_meanwhile_sends_the_prescriber_back_to_review(
     assert answer.status_code == 409
     assert "someone else changed it meanwhile" in answer.text
     assert f'name="replaces" value="{current(live, implant).id}"' in answer.text
+
+
+def test_bad_patient_bolus_settings_are_named_field_by_field(live: LiveClinic) -> None:
+    implant = implant_of(live, "Moreau")
+    form = {
+        "action": "review", "drug": "morphine", "concentration": "10 mg/mL",
+        "mode": "simple_continuous", "rate": "4 mg/day", "patient_bolus": "on",
+        "pb_dose": "0.2 mg", "pb_duration": "10 min", "pb_lockout": "3 h", "pb_max": "many",
+    }  # fmt: skip
+    with signed_in(live, "dr.hale") as editor:
+        answer = editor.post(implant, form)
+        short = editor.post(implant, {**form, "pb_max": "4", "pb_lockout": "5 min"})
+    assert answer.status_code == 422
+    assert re.search(
+        r'id="f-patient_bolus-max_per_24h-error">patient_bolus.max_per_24h: must be a whole',
+        answer.text,
+    )
+    assert 'value="many"' in answer.text
+    assert short.status_code == 422
+    assert re.search(
+        r'id="f-patient_bolus-lockout-error">patient_bolus.lockout: 5 min is shorter', short.text
+    )

@@ -592,7 +592,7 @@ def _save(
 
 
 @router.get("/implants/{implant_id}/prescriptions/{prescription_id}")
-def saved(
+def saved_prescription(
     request: Request,
     implant_id: int,
     prescription_id: int,
