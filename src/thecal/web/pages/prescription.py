@@ -30,7 +30,7 @@ from thecal.clinic.errors import Conflict, Invalid, NotFound, Refused
 from thecal.clinic.service import implants, patients, prescriptions
 from thecal.clinic.service.core import Call, Clinic
 from thecal.clinic.service.prescriptions import EvaluationView, PrescriptionInput
-from thecal.programmer.review import SettingRow, settings_of, side_by_side
+from thecal.programmer.review import settings_of, side_by_side
 from thecal.therapy.delivery import DayProfile, day_profile
 from thecal.therapy.display import DoseUnit
 from thecal.therapy.prescription import MAX_FLEX_STEPS, Mode, Prescription
@@ -368,10 +368,6 @@ def assess(call: Call, where: Implanted, fields: RxFields) -> Assessment:
     return Assessment(evaluation, proposed, chart, note, errors)
 
 
-def _comparison(where: Implanted, proposed: Prescription) -> tuple[SettingRow, ...]:
-    return side_by_side(where.current, proposed, where.pump)
-
-
 # --- pages ------------------------------------------------------------------------------
 
 
@@ -428,7 +424,7 @@ def _review(
         where=where,
         fields=fields,
         live=assessment,
-        rows=_comparison(where, assessment.proposed),
+        rows=side_by_side(where.current, assessment.proposed, where.pump),
         reason_errors=reason_errors or {},
         problem=problem,
         may_prescribe=_may_prescribe(actor, where),
@@ -440,8 +436,8 @@ def _review(
 def editor(request: Request, implant_id: int, clinic: ClinicDep, actor: PageActor) -> Response:
     with clinic.read(actor) as call:
         where = _implanted(call, implant_id)
-        if where.current is not None:
-            fields = fields_from_prescription(where.current, where.current_view.id)  # type: ignore[union-attr]
+        if where.current is not None and where.current_view is not None:
+            fields = fields_from_prescription(where.current, where.current_view.id)
         else:
             fields = RxFields(mode=Mode.SIMPLE_CONTINUOUS.value)
         assessment = assess(call, where, fields)
