@@ -194,6 +194,7 @@ def test_review_shows_pending_and_current_side_by_side_with_changes_marked(
     page: Page, live: LiveClinic
 ) -> None:
     implant = implant_of(live, "Larsen")
+    before = current(live, implant)
     sign_in(page, "dr.hale")
     page.goto(f"/implants/{implant}/prescription")
     page.get_by_label("Step 2 dose rate").fill("550 mcg/day")
@@ -206,6 +207,7 @@ def test_review_shows_pending_and_current_side_by_side_with_changes_marked(
     expect(changed.get_by_role("cell").nth(1)).to_contain_text("550 mcg/day")
     unchanged = table.get_by_role("row", name=re.compile("flex step from 00:00"))
     expect(unchanged).not_to_have_class("changed")
+    assert current(live, implant).id == before.id  # reviewing saves nothing
     # Back to editing keeps what was typed.
     page.get_by_role("button", name="Back to editing").click()
     expect(page.get_by_label("Step 2 dose rate")).to_have_value("550 mcg/day")
