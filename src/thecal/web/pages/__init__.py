@@ -2,8 +2,18 @@
 
 from fastapi import APIRouter
 
-from thecal.web.pages import admin, dashboard, sign_in
+from thecal.web.pages import (
+    admin,
+    dashboard,
+    prescription,
+    sign_in,
+)
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [sign_in.router, dashboard.router, admin.router]
+ROUTERS: list[APIRouter] = [
+    sign_in.router,
+    dashboard.router,
+    prescription.router,
+    admin.router,
+]
