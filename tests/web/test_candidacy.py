@@ -208,3 +208,13 @@ def test_a_patient_cannot_record_a_screening_even_their_own(page: Page, live: Li
         form={"csrf_token": token, "psychological_evaluation": "favourable"},
     )
     assert answer.status == 403
+
+
+def test_the_live_trial_verdict_sends_only_the_scores(page: Page, live: LiveClinic) -> None:
+    patient_id = _patient_id(live, "Petrova")
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/candidacy")
+    with page.expect_request(re.compile(r"/trial-verdict\?")) as sent:
+        page.get_by_label("Baseline pain score").fill("6")
+    assert "baseline_pain=6" in sent.value.url
+    assert "csrf" not in sent.value.url

@@ -139,3 +139,14 @@ def test_a_score_of_11_is_refused_with_the_accepted_range(page: Page, live: Live
     body = answer.text()
     assert "0 (no pain) to 10" in body
     assert re.search(r'data-region-box="back.low_back"\s+checked', body)
+
+
+def test_live_updates_never_put_the_csrf_token_in_a_url(page: Page, live: LiveClinic) -> None:
+    patient_id = _patient_id(live, "Petrova")
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/pain")
+    with page.expect_request(re.compile(r"/pain-map/panel\?")) as sent:
+        page.locator('svg [data-region="back.low_back"]').click()
+    assert "regions=back.low_back" in sent.value.url
+    assert "csrf" not in sent.value.url
+    expect(page.locator("#pain-results .pain-segments")).to_have_text("L1, L2, L3")
