@@ -150,3 +150,29 @@ def test_live_updates_never_put_the_csrf_token_in_a_url(page: Page, live: LiveCl
     assert "regions=back.low_back" in sent.value.url
     assert "csrf" not in sent.value.url
     expect(page.locator("#pain-results .pain-segments")).to_have_text("L1, L2, L3")
+
+
+def _tab_until(page: Page, script: str, limit: int = 120) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(script):
+            return
+    raise AssertionError(f"Tab never reached: {script}")
+
+
+def test_an_assessment_is_saved_from_the_keyboard_alone(page: Page, live: LiveClinic) -> None:
+    patient_id = _patient_id(live, "Petrova")
+    sign_in(page, "nurse.okafor")
+    page.goto(f"/patients/{patient_id}/pain")
+    _tab_until(page, "document.activeElement.value === 'back.low_back'")
+    page.keyboard.press("Space")
+    _tab_until(page, "document.activeElement.name === 'score'")
+    for _ in range(6):  # arrows move along the radio group: 0 -> 6
+        page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("radio", name="6", exact=True)).to_be_checked()
+    _tab_until(page, "document.activeElement.value === 'save'")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Assessment saved")).to_be_visible()
+    with live.clinic.read(Actor.system("test")) as call:
+        newest = assessments.list_pain_assessments(call, patient_id)[0]
+    assert (newest.score, newest.regions) == (6, ["back.low_back"])
