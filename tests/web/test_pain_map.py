@@ -8,10 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from tests.web.support import LiveClinic, sign_in
 from thecal.clinic.access import Actor
 from thecal.clinic.service import assessments, patients
+from thecal.clinic.storage.models import User
 
 
 def _patient_id(live: LiveClinic, family: str) -> int:
@@ -176,3 +178,19 @@ def test_an_assessment_is_saved_from_the_keyboard_alone(page: Page, live: LiveCl
     with live.clinic.read(Actor.system("test")) as call:
         newest = assessments.list_pain_assessments(call, patient_id)[0]
     assert (newest.score, newest.regions) == (6, ["back.low_back"])
+
+
+def test_a_patient_records_their_own_pain_on_their_record(page: Page, live: LiveClinic) -> None:
+    with live.clinic.read(Actor.system("test")) as call:
+        own = call.session.scalars(
+            select(User.patient_id).where(User.username == "pat.moreau")
+        ).one()
+    assert own is not None
+    sign_in(page, "pat.moreau")
+    page.goto(f"/patients/{own}/pain")
+    page.get_by_role("checkbox", name="Low back").check()
+    page.get_by_role("radio", name="4", exact=True).check()
+    page.get_by_role("button", name="Save assessment").click()
+    expect(page.get_by_role("status").filter(has_text="Assessment saved")).to_be_visible()
+    with live.clinic.read(Actor.system("test")) as call:
+        assert assessments.list_pain_assessments(call, own)[0].score == 4
