@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from thecal.therapy import anatomy
 
-__all__ = ["BodyRegionView", "PainMap", "body_map", "map_pain", "tip_level"]
+__all__ = [
+    "BodyRegionView",
+    "CitedSource",
+    "PainMap",
+    "body_map",
+    "cited_sources",
+    "map_pain",
+    "tip_level",
+]
 
 
 @dataclass(frozen=True)
@@ -73,3 +81,25 @@ def tip_level(text: str) -> str:
     """A catheter-tip vertebral level in canonical form ("T10"); `ValueError` naming the
     accepted levels otherwise."""
     return anatomy.parse_vertebra(text).name
+
+
+@dataclass(frozen=True)
+class CitedSource:
+    """A source the anatomy data cites: its id, kind ('published', 'derived', 'model
+    parameter'), citation text and, when it has one, a link."""
+
+    id: str
+    kind: str
+    citation: str
+    url: str | None
+
+
+def cited_sources(source_ids: tuple[str, ...]) -> tuple[CitedSource, ...]:
+    """The citations behind these source ids, in the given order; ids the data does not
+    know are left out (a stored mapping may predate a data edit)."""
+    known = anatomy.sources()
+    return tuple(
+        CitedSource(s.id, s.kind, s.citation, s.url)
+        for s in (known.get(source_id) for source_id in dict.fromkeys(source_ids))
+        if s is not None
+    )

@@ -31,6 +31,7 @@ __all__ = [
     "UserView",
     "actor_for_token",
     "create_user",
+    "display_names",
     "list_users",
     "sign_in",
     "sign_out",
@@ -124,6 +125,17 @@ def whoami(call: Call) -> UserView:
     if call.actor.user_id is None:
         raise NotAuthenticated("the system actor has no account", code="no_account")
     return _view(load(call, User, call.actor.user_id, "user"))
+
+
+def display_names(call: Call, user_ids: list[int | None]) -> dict[int, str]:
+    """Who recorded something: the display names (username when none) of these users, for
+    anyone who may read a patient record ("decided by", "recorded by")."""
+    authorize(call.actor, Permission.PATIENT_READ, call.actor.patient_id)
+    wanted = {user_id for user_id in user_ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = call.session.scalars(select(User).where(User.id.in_(wanted)))
+    return {row.id: row.display_name or row.username for row in rows}
 
 
 def list_users(call: Call) -> list[UserView]:

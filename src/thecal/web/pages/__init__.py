@@ -4,7 +4,9 @@ from fastapi import APIRouter
 
 from thecal.web.pages import (
     admin,
+    candidacy,
     dashboard,
+    pain_map,
     prescription,
     sign_in,
 )
@@ -14,6 +16,8 @@ __all__ = ["ROUTERS"]
 ROUTERS: list[APIRouter] = [
     sign_in.router,
     dashboard.router,
+    pain_map.router,
+    candidacy.router,
     prescription.router,
     admin.router,
 ]
