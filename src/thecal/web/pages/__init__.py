@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from thecal.web.pages import dashboard, sign_in
+from thecal.web.pages import dashboard, patients, portal, sign_in
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [sign_in.router, dashboard.router]
+ROUTERS: list[APIRouter] = [sign_in.router, dashboard.router, patients.router, portal.router]
