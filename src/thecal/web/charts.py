@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-__all__ = ["Chart", "ChartPoint", "PlotPoint", "Threshold", "Tick", "time_chart"]
+__all__ = ["Chart", "ChartPoint", "PlotPoint", "Threshold", "Tick", "nice_ceiling", "time_chart"]
 
 WIDTH = 640
 HEIGHT = 260

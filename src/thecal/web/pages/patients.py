@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from thecal.clinic.access import Permission, authorize
 from thecal.clinic.diagnoses import Diagnosis, label_of
 from thecal.clinic.errors import Conflict, Invalid
 from thecal.clinic.service import interrogations, patients, reservoir_curve
@@ -35,19 +36,30 @@ router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False
 PATIENT_FIELDS = (
     "mrn", "given_name", "family_name", "birth_date", "sex", "weight_kg", "diagnosis", "note",
 )  # fmt: skip
+PATIENT_LABELS = {
+    "mrn": "MRN", "given_name": "Given name", "family_name": "Family name",
+    "birth_date": "Birth date", "sex": "Sex", "weight_kg": "Weight (kg)",
+    "diagnosis": "Diagnosis", "note": "Note", "withdrawal_risk_factors": "Risk factors",
+}  # fmt: skip
 RISK_FACTORS = [
     (f.value, f.value.replace("_", " ").capitalize()) for f in patients.WithdrawalRiskFactor
 ]
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """The first problem with each field of a form, in words a person can act on."""
+def field_errors(error: ValidationError, labels: dict[str, str] | None = None) -> dict[str, str]:
+    """The first problem with each field of a form, named by its label (`labels`, else the
+    field name), in words a person can act on."""
     found: dict[str, str] = {}
     for item in error.errors():
         location = [str(part) for part in item.get("loc", ())]
         field = location[0] if location else "form"
         message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
-        found.setdefault(field, message)
+        if message.startswith(f"{field}: "):
+            message = message.removeprefix(f"{field}: ")
+        if item.get("type") == "missing":
+            message = "is required"
+        name = (labels or {}).get(field, field.replace("_", " "))
+        found.setdefault(field, f"{name}: {message}")
     return found
 
 
@@ -77,6 +89,7 @@ def _new_form(
 
 @router.get("/patients/new")
 def new_patient_page(request: Request, actor: PageActor) -> Response:
+    authorize(actor, Permission.PATIENT_WRITE)
     return _new_form(request, actor, {"withdrawal_risk_factors": []}, {}, 200)
 
 
@@ -89,7 +102,7 @@ async def create_patient(request: Request, clinic: ClinicDep, actor: PageActor) 
     try:
         form = patients.PatientForm.model_validate(data)
     except ValidationError as error:
-        return _new_form(request, actor, values, field_errors(error), 422)
+        return _new_form(request, actor, values, field_errors(error, PATIENT_LABELS), 422)
     try:
         with clinic.write(actor) as call:
             created = patients.create_patient(call, form)
