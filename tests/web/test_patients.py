@@ -216,3 +216,21 @@ def test_a_patient_may_not_list_patients(live: LiveClinic) -> None:
     with signed_in_client(live, "pat.moreau") as client:
         assert client.get("/patients").status_code == 403
         assert client.get("/patients/new").status_code == 403
+
+
+def test_the_timeline_runs_newest_first_and_holds_every_kind_of_visit(live: LiveClinic) -> None:
+    with signed_in_client(live, "dr.hale") as client:
+        html = client.get(f"/patients/{_patient_id(live, 'Moreau')}").text
+    timeline = html[html.index('<ol class="timeline">') :]
+    moments = re.findall(r'<time datetime="([^"]+)"', timeline)
+    assert moments == sorted(moments, reverse=True)
+    for kind in ("Refill", "Interrogation", "Prescription", "Pain assessment", "Appointment"):
+        assert f'<span class="tag">{kind}</span>' in timeline
+
+
+def test_the_dose_chart_reads_in_the_drugs_display_unit(live: LiveClinic) -> None:
+    with signed_in_client(live, "dr.hale") as client:
+        morphine = client.get(f"/patients/{_patient_id(live, 'Moreau')}").text
+        baclofen = client.get(f"/patients/{_patient_id(live, 'Larsen')}").text
+    assert "Daily dose (mg/day)" in morphine
+    assert "Daily dose (mcg/day)" in baclofen

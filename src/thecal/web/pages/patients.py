@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.diagnoses import Diagnosis, label_of
 from thecal.clinic.errors import Conflict, Invalid
-from thecal.clinic.service import interrogations, patients, reservoir_curve
+from thecal.clinic.service import appointments, interrogations, patients, reservoir_curve
 from thecal.clinic.service.patient_page import PatientPage, patient_page
 from thecal.clinic.service.reservoir_curve import ReservoirCurveView
 from thecal.clinic.storage.models import Sex
@@ -162,10 +162,12 @@ class TimelineEntry:
 
 
 def timeline(
-    page: PatientPage, readings: list[interrogations.InterrogationView]
+    page: PatientPage,
+    readings: list[interrogations.InterrogationView],
+    visits: list[appointments.AppointmentView],
 ) -> list[TimelineEntry]:
-    """Refills, interrogations, prescriptions, pain scores, screenings, trials and booked
-    appointments, newest first."""
+    """Refills, interrogations, prescriptions, pain scores, screenings, trials and
+    appointments (past and booked), newest first."""
     entries: list[TimelineEntry] = []
     for refill in page.refills:
         detail = refill.discrepancy_message if refill.discrepancy.value != "none" else ""
@@ -222,7 +224,7 @@ def timeline(
                 trial.note,
             )
         )
-    for visit in page.appointments:
+    for visit in visits:
         entries.append(
             TimelineEntry(
                 visit.starts_at,
@@ -255,6 +257,8 @@ def pain_chart(page: PatientPage, tz: tzinfo) -> Chart:
 def dose_chart(page: PatientPage, unit: DoseUnit | None, now: datetime, tz: tzinfo) -> Chart:
     shown = unit or DoseUnit.MCG
     history = sorted(page.prescription_history, key=lambda rx: rx.active_from)
+    if history:  # one drug per axis: doses of different drugs do not compare
+        history = [rx for rx in history if rx.drug == history[-1].drug]
     points = [
         ChartPoint(
             rx.active_from,
@@ -317,6 +321,9 @@ def patient_detail(
         if page.prescription_history:
             drug = call.library.find(page.prescription_history[0].drug)
             unit = drug.display_unit if drug is not None else None
+        visits = appointments.list_appointments(call, patient_id)
+        rx = page.prescription
+        words = prescription_words(rx.toml, call.library) if rx else []
         now = call.now
         tz = call.tz
     return render(
@@ -325,10 +332,8 @@ def patient_detail(
         actor,
         page=page,
         age=_age(page.patient.birth_date, now),
-        entries=timeline(page, readings),
-        rx_words=prescription_words(page.prescription.toml, clinic.settings.library)
-        if page.prescription
-        else [],
+        entries=timeline(page, readings, visits),
+        rx_words=words,
         charts=[pain_chart(page, tz), dose_chart(page, unit, now, tz), reservoir_chart(curve, tz)],
     )
 
