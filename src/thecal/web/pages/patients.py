@@ -42,8 +42,12 @@ PATIENT_LABELS = {
     "diagnosis": "Diagnosis", "note": "Note", "withdrawal_risk_factors": "Risk factors",
 }  # fmt: skip
 RISK_FACTORS = [
-    (f.value, f.value.replace("_", " ").capitalize()) for f in patients.WithdrawalRiskFactor
-]
+    (patients.WithdrawalRiskFactor.SPINAL_CORD_INJURY_T6_OR_ABOVE.value,
+     "Spinal cord injury at T6 or above"),
+    (patients.WithdrawalRiskFactor.COMMUNICATION_DIFFICULTIES.value, "Communication difficulties"),
+    (patients.WithdrawalRiskFactor.PRIOR_WITHDRAWAL.value, "Prior withdrawal"),
+]  # fmt: skip
+assert {value for value, _ in RISK_FACTORS} == set(patients.WithdrawalRiskFactor)
 
 
 def field_errors(error: ValidationError, labels: dict[str, str] | None = None) -> dict[str, str]:
@@ -95,6 +99,7 @@ def new_patient_page(request: Request, actor: PageActor) -> Response:
 
 @router.post("/patients/new")
 async def create_patient(request: Request, clinic: ClinicDep, actor: PageActor) -> Response:
+    authorize(actor, Permission.PATIENT_WRITE)  # before reading the form: refuse, not correct
     posted = await request.form()
     values: dict[str, Any] = {name: str(posted.get(name, "")) for name in PATIENT_FIELDS}
     values["withdrawal_risk_factors"] = [str(v) for v in posted.getlist("withdrawal_risk_factors")]
