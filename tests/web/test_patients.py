@@ -224,7 +224,9 @@ def test_the_timeline_runs_newest_first_and_holds_every_kind_of_visit(live: Live
     timeline = html[html.index('<ol class="timeline">') :]
     moments = re.findall(r'<time datetime="([^"]+)"', timeline)
     assert moments == sorted(moments, reverse=True)
-    for kind in ("Refill", "Interrogation", "Prescription", "Pain assessment", "Appointment"):
+    kinds = ("Refill", "Interrogation", "Prescription", "Pain assessment", "Appointment",
+             "Screening", "Trial")  # fmt: skip
+    for kind in kinds:
         assert f'<span class="tag">{kind}</span>' in timeline
 
 
@@ -234,3 +236,25 @@ def test_the_dose_chart_reads_in_the_drugs_display_unit(live: LiveClinic) -> Non
         baclofen = client.get(f"/patients/{_patient_id(live, 'Larsen')}").text
     assert "Daily dose (mg/day)" in morphine
     assert "Daily dose (mcg/day)" in baclofen
+
+
+def test_a_chart_without_data_says_so_instead_of_drawing(live: LiveClinic) -> None:
+    with signed_in_client(live, "dr.hale") as client:
+        html = client.get(f"/patients/{_patient_id(live, 'Petrova')}").text
+    for chart_id in ("dose-chart", "reservoir-chart"):  # not implanted: nothing to draw
+        figure = html[html.index(f'id="{chart_id}"') :].split("</figure>")[0]
+        assert "No data yet." in figure
+        assert "<svg" not in figure
+
+
+def test_a_patient_may_not_create_a_patient_even_with_a_valid_form(live: LiveClinic) -> None:
+    with signed_in_client(live, "pat.moreau") as client:
+        answer = client.post(
+            "/patients/new",
+            data={"csrf_token": csrf_of(client.get("/me").text), "mrn": "PAT-1",
+                  "given_name": "A", "family_name": "B", "birth_date": "1970-01-01",
+                  "sex": "male", "diagnosis": "crps"},
+        )  # fmt: skip
+    assert answer.status_code == 403
+    with live.clinic.read(Actor.system("test")) as call:
+        assert patients.list_patients(call, "PAT-1").total == 0
