@@ -7,6 +7,8 @@ from thecal.web.pages import (
     candidacy,
     dashboard,
     pain_map,
+    patients,
+    portal,
     prescription,
     sign_in,
 )
@@ -16,6 +18,8 @@ __all__ = ["ROUTERS"]
 ROUTERS: list[APIRouter] = [
     sign_in.router,
     dashboard.router,
+    patients.router,
+    portal.router,
     pain_map.router,
     candidacy.router,
     prescription.router,
