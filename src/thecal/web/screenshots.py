@@ -23,9 +23,15 @@ SHOTS: list[tuple[str, str, str]] = [
     # (file name, user, path)
     ("sign-in.png", "", "/sign-in"),
     ("dashboard.png", "dr.hale", "/"),
+    ("patients.png", "nurse.okafor", "/patients"),
+    ("patient-record.png", "dr.hale", "/patients/7"),
+    ("pain-map.png", "dr.hale", "/patients/7/pain"),
+    ("candidacy.png", "dr.hale", "/patients/12/candidacy"),
+    ("prescription-editor.png", "dr.hale", "/implants/7/prescription"),
+    ("patient-own-view.png", "pat.moreau", "/me"),
     ("admin.png", "admin", "/admin"),
 ]
-"""Which page to show as whom; `{patient}` and `{implant}` name the first demo patient."""
+"""Which page to show as whom (the demo clinic's ids are the same on every seeding)."""
 
 DEMO_MOMENT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
