@@ -90,3 +90,11 @@ def test_staff_are_sent_from_the_patient_view_to_the_dashboard(live: LiveClinic)
         answer = client.get("/me", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
+
+
+def test_a_patient_opening_their_own_record_is_shown_their_own_view(live: LiveClinic) -> None:
+    own = _patient_id(live, "Moreau")
+    with signed_in_client(live, "pat.moreau") as client:
+        answer = client.get(f"/patients/{own}", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/me"

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from thecal.clinic.access import Permission, authorize
+from thecal.clinic.access import Permission, Role, authorize
 from thecal.clinic.diagnoses import Diagnosis, label_of
 from thecal.clinic.errors import Conflict, Invalid
 from thecal.clinic.service import appointments, interrogations, patients, reservoir_curve
@@ -315,6 +315,8 @@ def reservoir_chart(curve: ReservoirCurveView | None, tz: tzinfo) -> Chart:
 def patient_detail(
     request: Request, clinic: ClinicDep, actor: PageActor, patient_id: int
 ) -> Response:
+    if actor.role is Role.PATIENT and actor.patient_id == patient_id:
+        return RedirectResponse("/me", status_code=303)  # their own view, in their words
     with clinic.read(actor) as call:
         page = patient_page(call, patient_id)
         readings: list[interrogations.InterrogationView] = []
