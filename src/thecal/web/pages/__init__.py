@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from thecal.web.pages import dashboard, sign_in
+from thecal.web.pages import dashboard, implant, refill, sign_in
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [sign_in.router, dashboard.router]
+ROUTERS: list[APIRouter] = [sign_in.router, dashboard.router, implant.router, refill.router]
