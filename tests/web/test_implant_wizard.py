@@ -49,3 +49,68 @@ def test_candidate_is_implanted_end_to_end(page: Page, live: LiveClinic) -> None
         fills = refills.list_refills(call, implant.id)
     assert rx is not None and rx.drug == "morphine"
     assert [f.volume_added for f in fills] == ["20 mL"]
+
+
+def _no_implant(live: LiveClinic, patient_id: int) -> bool:
+    with live.clinic.read(Actor.system("test")) as call:
+        return implants.active_implant(call, patient_id) is None
+
+
+def test_first_fill_beyond_reservoir_is_refused_with_entries_kept(
+    page: Page, live: LiveClinic
+) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/implant")
+    _fill_steps(page, volume="25 mL")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Review").click()
+    assert answer.value.status == 422
+    expect(page.locator("#volume_added-error")).to_contain_text("overfill the 20 mL reservoir")
+    expect(page.get_by_label("Serial number")).to_have_value("PS20-777001")
+    expect(page.get_by_label("Trimmed length (cm cut off)")).to_have_value("60")
+    expect(page.get_by_label("Volume filled (e.g. 20 mL)")).to_have_value("25 mL")
+    assert _no_implant(live, patient_id)
+
+
+def test_edit_from_review_keeps_every_entry(page: Page, live: LiveClinic) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/implant")
+    _fill_steps(page)
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Edit entries").click()
+    expect(page.get_by_label("Pump model")).to_have_value("peristaltic-20")
+    expect(page.get_by_label("Catheter model")).to_have_value("prometra-110")
+    expect(page.get_by_label("Catheter tip level (vertebra, e.g. T10)")).to_have_value("T8")
+    expect(page.get_by_label("Lot number")).to_have_value("LOT-1234")
+    expect(page.get_by_label("Starting dose, simple continuous (e.g. 100 mcg/day)")).to_have_value(
+        "1 mg/day"
+    )
+    assert _no_implant(live, patient_id)
+
+
+def test_start_above_largest_starting_dose_saves_only_with_a_reason(
+    page: Page, live: LiveClinic
+) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/implant")
+    _fill_steps(page)
+    page.get_by_label("Drug", exact=True).select_option("ziconotide")
+    page.get_by_label("Concentration").fill("25 mcg/mL")
+    page.get_by_label("Starting dose, simple continuous (e.g. 100 mcg/day)").fill("3.6 mcg/day")
+    page.get_by_role("button", name="Review").click()
+    expect(page.get_by_text("above the largest starting dose")).to_be_visible()
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Save implant").click()
+    assert answer.value.status == 422
+    assert _no_implant(live, patient_id)
+    page.get_by_label(re.compile("Reason to accept the warning")).fill("trialled at 3.6 mcg/day")
+    page.get_by_role("button", name="Save implant").click()
+    expect(page.get_by_role("heading", name=re.compile("Implant saved"))).to_be_visible()
+    with live.clinic.read(Actor.system("test")) as call:
+        implant = implants.active_implant(call, patient_id)
+        assert implant is not None
+        rx = prescriptions.current_prescription(call, implant.id)
+    assert rx is not None and rx.override_reasons == {"start_dose": "trialled at 3.6 mcg/day"}
