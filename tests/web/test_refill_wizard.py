@@ -152,3 +152,30 @@ def test_refill_wizard_by_keyboard_alone(page: Page, live: LiveClinic) -> None:
     page.keyboard.press("Space")
     expect(page.get_by_role("heading", name=re.compile("Refill saved"))).to_be_visible()
     assert _refill_count(live, implant_id) == before + 1
+
+
+def test_concentration_change_saves_refill_and_new_prescription_together(
+    page: Page, live: LiveClinic
+) -> None:
+    implant_id = _implant_of(live, "Larsen")
+    sign_in(page, "dr.hale")
+    page.goto(f"/implants/{implant_id}/refill")
+    _fill(page, _expected(live, implant_id))
+    page.get_by_label("Concentration", exact=True).fill("2000 mcg/mL")
+    page.get_by_label(re.compile("^Daily dose if")).fill("400 mcg/day")
+    page.get_by_role("button", name="Review").click()
+    page.get_by_label(re.compile("Reason to accept the warning")).fill("bridge bolus programmed")
+    page.get_by_role("button", name="Save refill").click()
+    expect(page.get_by_role("heading", name=re.compile("Refill saved"))).to_be_visible()
+    with live.clinic.read(SYSTEM) as call:
+        rx = prescriptions.current_prescription(call, implant_id)
+        last = refills.list_refills(call, implant_id, limit=1)[0]
+    assert rx is not None and (rx.concentration, rx.daily_dose) == ("2 mg/mL", "400 mcg/day")
+    assert last.concentration == "2 mg/mL" and last.lot == "LOT-W-1"
+
+
+def test_refill_of_unknown_implant_is_a_readable_not_found(page: Page) -> None:
+    sign_in(page, "nurse.okafor")
+    answer = page.goto("/implants/99999/refill")
+    assert answer is not None and answer.status == 404
+    expect(page.get_by_role("main")).to_contain_text("implant")
