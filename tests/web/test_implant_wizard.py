@@ -114,3 +114,16 @@ def test_start_above_largest_starting_dose_saves_only_with_a_reason(
         assert implant is not None
         rx = prescriptions.current_prescription(call, implant.id)
     assert rx is not None and rx.override_reasons == {"start_dose": "trialled at 3.6 mcg/day"}
+
+
+def test_a_nurse_is_told_only_a_clinician_may_implant_and_nothing_is_saved(
+    page: Page, live: LiveClinic
+) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "nurse.okafor")
+    page.goto(f"/patients/{patient_id}/implant")
+    expect(page.get_by_role("alert")).to_contain_text("Only a clinician can record an implant")
+    _fill_steps(page)
+    page.get_by_role("button", name="Review").click()
+    expect(page.get_by_label("Serial number")).to_have_value("PS20-777001")
+    assert _no_implant(live, patient_id)
