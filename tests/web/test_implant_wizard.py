@@ -63,7 +63,9 @@ def test_first_fill_beyond_reservoir_is_refused_with_entries_kept(
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/implant")
     _fill_steps(page, volume="25 mL")
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/implant")
+    ) as answer:
         page.get_by_role("button", name="Review").click()
     assert answer.value.status == 422
     expect(page.locator("#volume_added-error")).to_contain_text("overfill the 20 mL reservoir")
@@ -102,7 +104,9 @@ def test_start_above_largest_starting_dose_saves_only_with_a_reason(
     page.get_by_label("Starting dose, simple continuous (e.g. 100 mcg/day)").fill("3.6 mcg/day")
     page.get_by_role("button", name="Review").click()
     expect(page.get_by_text("above the largest starting dose")).to_be_visible()
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/implant")
+    ) as answer:
         page.get_by_role("button", name="Save implant").click()
     assert answer.value.status == 422
     assert _no_implant(live, patient_id)

@@ -91,13 +91,25 @@ def test_concentration_change_shows_bridge_bolus(page: Page, live: LiveClinic) -
     expect(page.locator("#bridge")).to_contain_text("of the old solution over")
 
 
+def test_bridge_bolus_appears_as_the_concentration_is_changed(page: Page, live: LiveClinic) -> None:
+    implant_id = _implant_of(live, "Larsen")
+    sign_in(page, "dr.hale")
+    page.goto(f"/implants/{implant_id}/refill")
+    expect(page.locator("#bridge-live")).to_contain_text("no bridge bolus")
+    page.get_by_label("Concentration", exact=True).fill("2000 mcg/mL")
+    page.get_by_label("Concentration", exact=True).press("Tab")
+    expect(page.locator("#bridge-live")).to_contain_text("of the old solution over")
+
+
 def test_overfill_is_refused_and_entries_are_kept(page: Page, live: LiveClinic) -> None:
     implant_id = _implant_of(live, "Larsen")
     before = _refill_count(live, implant_id)
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
     _fill(page, "2 mL", "45 mL")
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/refill")
+    ) as answer:
         page.get_by_role("button", name="Review").click()
     assert answer.value.status == 422
     expect(page.locator("#volume_added-error")).to_contain_text("overfill")

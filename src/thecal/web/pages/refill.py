@@ -250,6 +250,8 @@ def _page(
     values = values if values is not None else _defaults(context)
     if not re.fullmatch(KEY_PATTERN, values["idempotency_key"]):
         values["idempotency_key"] = f"refill-{uuid.uuid4().hex}"
+    changed = _changes_solution(values, context.current)
+    plan, note = _bridge(context.implant, context.current, values) if changed else (None, "")
     return render(
         request,
         "refill.html",
@@ -259,10 +261,34 @@ def _page(
         drugs=drugs,
         values=values,
         step=step,
-        review=review or _Review(changed=_changes_solution(values, context.current)),
+        review=review or _Review(changed=changed),
         errors=review.errors if review else {},
         fields=FIELDS,
+        changed=changed,
+        bridge=plan,
+        bridge_note=note,
     )
+
+
+def _bridge_panel(
+    request: Request, clinic: Clinic, actor: Actor, implant_id: int, values: dict[str, str]
+) -> Response:
+    with clinic.read(actor) as call:
+        context = _context(call, implant_id)
+    changed = _changes_solution(values, context.current)
+    plan, note = _bridge(context.implant, context.current, values) if changed else (None, "")
+    return render(
+        request, "refill_bridge.html", actor, changed=changed, bridge=plan, bridge_note=note
+    )
+
+
+@router.post("/implants/{implant_id}/refill/bridge")
+async def bridge_preview(
+    request: Request, implant_id: int, clinic: ClinicDep, actor: PageActor
+) -> Response:
+    """The bridge bolus panel, recomputed as the new drug or concentration is entered (htmx)."""
+    values = _values(dict(await request.form()))
+    return await run_in_threadpool(_bridge_panel, request, clinic, actor, implant_id, values)
 
 
 @router.get("/implants/{implant_id}/refill")
