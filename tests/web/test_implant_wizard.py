@@ -131,3 +131,26 @@ def test_a_nurse_is_told_only_a_clinician_may_implant_and_nothing_is_saved(
     page.get_by_role("button", name="Review").click()
     expect(page.get_by_label("Serial number")).to_have_value("PS20-777001")
     assert _no_implant(live, patient_id)
+
+
+def test_unreadable_starting_dose_is_named_on_its_field(page: Page, live: LiveClinic) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/implant")
+    _fill_steps(page)
+    page.get_by_label("Starting dose, simple continuous (e.g. 100 mcg/day)").fill("lots")
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator("#rate-error")).to_contain_text("rate")
+    expect(page.get_by_label("Serial number")).to_have_value("PS20-777001")
+    assert _no_implant(live, patient_id)
+
+
+def test_unknown_tip_level_is_named_on_its_field(page: Page, live: LiveClinic) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/implant")
+    _fill_steps(page)
+    page.get_by_label("Catheter tip level (vertebra, e.g. T10)").fill("Q9")
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator("#catheter_tip_level-error")).to_contain_text("accepted")
+    assert _no_implant(live, patient_id)
