@@ -86,6 +86,8 @@ def test_edit_from_review_keeps_every_entry(page: Page, live: LiveClinic) -> Non
     expect(page.get_by_label("Catheter model")).to_have_value("prometra-110")
     expect(page.get_by_label("Catheter tip level (vertebra, e.g. T10)")).to_have_value("T8")
     expect(page.get_by_label("Lot number")).to_have_value("LOT-1234")
+    expect(page.get_by_label("Pump model")).to_have_value("peristaltic-20")
+    expect(page.locator("#priming")).to_contain_text("mL over")
     expect(page.get_by_label("Starting dose, simple continuous (e.g. 100 mcg/day)")).to_have_value(
         "1 mg/day"
     )
@@ -154,3 +156,17 @@ def test_unknown_tip_level_is_named_on_its_field(page: Page, live: LiveClinic) -
     page.get_by_role("button", name="Review").click()
     expect(page.locator("#catheter_tip_level-error")).to_contain_text("accepted")
     assert _no_implant(live, patient_id)
+
+
+def test_browser_back_from_review_keeps_entries(page: Page, live: LiveClinic) -> None:
+    patient_id = _candidate_id(live)
+    sign_in(page, "dr.hale")
+    page.goto(f"/patients/{patient_id}/implant")
+    _fill_steps(page)
+    page.get_by_role("button", name="Review").click()
+    expect(page.get_by_role("heading", name="Step 4 · Review")).to_be_visible()
+    page.go_back()
+    expect(page.get_by_label("Serial number")).to_have_value("PS20-777001")
+    expect(page.get_by_label("Lot number")).to_have_value("LOT-1234")
+    expect(page.get_by_label("Pump model")).to_have_value("peristaltic-20")
+    expect(page.locator("#priming")).to_contain_text("mL over")
