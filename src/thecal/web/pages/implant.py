@@ -9,8 +9,9 @@ safety evaluator, and the first fill (refused beyond the reservoir) are the serv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import Any
 
@@ -80,7 +81,7 @@ def _reasons_of(form: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _implanted_at(text: str, call_tz: Any) -> datetime | None:
+def _implanted_at(text: str, call_tz: tzinfo) -> datetime | None:
     if not text.strip():
         return None
     try:
@@ -140,7 +141,7 @@ def _forms(values: dict[str, str], tz: Any) -> tuple[implants.ImplantForm, refil
 
 def _work(
     patient_id: int, implant_form: implants.ImplantForm, fill_form: refills.RefillForm
-) -> Any:
+) -> Callable[[Call], _Review]:
     def work(call: Call) -> _Review:
         review = _Review()
         review.implant = implants.implant_pump(call, patient_id, implant_form)
