@@ -6,11 +6,14 @@ from thecal.web.pages import (
     admin,
     candidacy,
     dashboard,
+    implant,
     pain_map,
     patients,
     portal,
     prescription,
+    refill,
     sign_in,
+    wizard_support,
 )
 
 __all__ = ["ROUTERS"]
@@ -22,6 +25,9 @@ ROUTERS: list[APIRouter] = [
     portal.router,
     pain_map.router,
     candidacy.router,
+    implant.router,
     prescription.router,
+    refill.router,
     admin.router,
+    wizard_support.router,
 ]
