@@ -13,7 +13,6 @@ from thecal.web.pages import (
     prescription,
     refill,
     sign_in,
-    wizard_support,
 )
 
 __all__ = ["ROUTERS"]
@@ -29,5 +28,4 @@ ROUTERS: list[APIRouter] = [
     prescription.router,
     refill.router,
     admin.router,
-    wizard_support.router,
 ]
