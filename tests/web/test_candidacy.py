@@ -8,15 +8,10 @@ import re
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.web.support import LiveClinic, sign_in
+from tests.web.support import LiveClinic, patient_id_of, sign_in
 from thecal.clinic.access import Actor
-from thecal.clinic.service import candidacy, patients
+from thecal.clinic.service import candidacy
 from thecal.clinic.storage.models import User
-
-
-def _patient_id(live: LiveClinic, family: str) -> int:
-    with live.clinic.read(Actor.system("test")) as call:
-        return patients.list_patients(call, family).items[0].id
 
 
 def _trials(live: LiveClinic, patient_id: int) -> list[candidacy.TrialView]:
@@ -35,7 +30,7 @@ def _fill_trial(page: Page, baseline: str, post: str) -> None:
 def test_the_page_shows_the_candidates_previous_screening_and_trial(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     expect(page.get_by_role("heading", name=re.compile("Candidacy and trial"))).to_contain_text(
@@ -50,7 +45,7 @@ def test_the_page_shows_the_candidates_previous_screening_and_trial(
 def test_a_passing_trial_is_previewed_live_and_recorded_as_a_success(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     before = len(_trials(live, patient_id))
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
@@ -71,7 +66,7 @@ def test_a_passing_trial_is_previewed_live_and_recorded_as_a_success(
 def test_a_failing_trial_is_previewed_and_recorded_as_not_a_success(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     _fill_trial(page, "8", "5")
@@ -84,7 +79,7 @@ def test_a_failing_trial_is_previewed_and_recorded_as_not_a_success(
 
 
 def test_a_spasticity_trial_is_judged_by_the_ashworth_drop(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Larsen")
+    patient_id = patient_id_of(live, "Larsen")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     page.get_by_label("Baseline Ashworth grade").select_option("3")
@@ -97,7 +92,7 @@ def test_a_spasticity_trial_is_judged_by_the_ashworth_drop(page: Page, live: Liv
 def test_missing_trial_fields_are_named_and_nothing_typed_is_lost(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     before = len(_trials(live, patient_id))
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
@@ -116,7 +111,7 @@ def test_missing_trial_fields_are_named_and_nothing_typed_is_lost(
 def test_a_post_trial_score_of_11_is_refused_naming_the_accepted_range(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
@@ -140,7 +135,7 @@ def test_a_post_trial_score_of_11_is_refused_naming_the_accepted_range(
 def test_a_screening_is_recorded_with_its_verdict_and_who_decided(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     for label in (
@@ -166,7 +161,7 @@ def test_a_screening_is_recorded_with_its_verdict_and_who_decided(
 
 
 def test_the_screening_form_works_from_the_keyboard_alone(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     page.get_by_label("Conservative therapies have been tried").focus()
@@ -182,7 +177,7 @@ def test_the_screening_form_works_from_the_keyboard_alone(page: Page, live: Live
 
 
 def test_a_pharmacist_cannot_record_a_screening(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "pharm.lind")
     page.goto(f"/patients/{patient_id}/candidacy")
     expect(page.get_by_role("button", name="Record screening")).to_have_count(0)
@@ -211,7 +206,7 @@ def test_a_patient_cannot_record_a_screening_even_their_own(page: Page, live: Li
 
 
 def test_the_live_trial_verdict_sends_only_the_scores(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/candidacy")
     with page.expect_request(re.compile(r"/trial-verdict\?")) as sent:

@@ -10,16 +10,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from tests.web.support import LiveClinic, sign_in
+from tests.web.support import LiveClinic, patient_id_of, sign_in
 from thecal.clinic.access import Actor
-from thecal.clinic.service import assessments, patients
+from thecal.clinic.service import assessments
 from thecal.clinic.storage.models import User
-
-
-def _patient_id(live: LiveClinic, family: str) -> int:
-    with live.clinic.read(Actor.system("test")) as call:
-        found = patients.list_patients(call, family)
-    return found.items[0].id
 
 
 @pytest.fixture
@@ -90,7 +84,7 @@ def test_show_segments_works_without_javascript(no_js_page: Page) -> None:
 
 
 def test_a_saved_assessment_is_on_the_patients_record(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "nurse.okafor")
     page.goto(f"/patients/{patient_id}/pain")
     page.locator('svg [data-region="back.low_back"]').click()
@@ -113,7 +107,7 @@ def test_a_saved_assessment_is_on_the_patients_record(page: Page, live: LiveClin
 def test_saving_without_a_score_names_the_field_and_keeps_the_marks(
     page: Page, live: LiveClinic
 ) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/pain")
     page.get_by_role("checkbox", name="Low back").check()
@@ -129,7 +123,7 @@ def test_saving_without_a_score_names_the_field_and_keeps_the_marks(
 
 
 def test_a_score_of_11_is_refused_with_the_accepted_range(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/pain")
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -144,7 +138,7 @@ def test_a_score_of_11_is_refused_with_the_accepted_range(page: Page, live: Live
 
 
 def test_live_updates_never_put_the_csrf_token_in_a_url(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "dr.hale")
     page.goto(f"/patients/{patient_id}/pain")
     with page.expect_request(re.compile(r"/pain-map/panel\?")) as sent:
@@ -163,7 +157,7 @@ def _tab_until(page: Page, script: str, limit: int = 120) -> None:
 
 
 def test_an_assessment_is_saved_from_the_keyboard_alone(page: Page, live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Petrova")
+    patient_id = patient_id_of(live, "Petrova")
     sign_in(page, "nurse.okafor")
     page.goto(f"/patients/{patient_id}/pain")
     _tab_until(page, "document.activeElement.value === 'back.low_back'")

@@ -7,8 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.web.support import LiveClinic, sign_in
-from tests.web.test_patients import _patient_id, csrf_of, signed_in_client
+from tests.web.support import LiveClinic, csrf_of, patient_id_of, sign_in, signed_in_client
 from thecal.clinic.access import Actor
 from thecal.clinic.service import assessments
 
@@ -40,7 +39,7 @@ def test_a_patient_adds_todays_pain_score_to_their_diary(page: Page, live: LiveC
     first = page.get_by_role("table", name="My recent scores").get_by_role("row").nth(1)
     expect(first).to_contain_text("6/10")
     expect(first).to_contain_text("worse after walking")
-    assert _scores(live, _patient_id(live, "Moreau"))[0] == (6, "worse after walking")
+    assert _scores(live, patient_id_of(live, "Moreau"))[0] == (6, "worse after walking")
 
 
 def test_the_pain_diary_works_from_the_keyboard_alone(page: Page, live: LiveClinic) -> None:
@@ -53,11 +52,11 @@ def test_the_pain_diary_works_from_the_keyboard_alone(page: Page, live: LiveClin
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.get_by_role("status").filter(has_text="saved")).to_be_visible()
-    assert _scores(live, _patient_id(live, "Moreau"))[0] == (2, "by keyboard")
+    assert _scores(live, patient_id_of(live, "Moreau"))[0] == (2, "by keyboard")
 
 
 def test_a_diary_entry_without_a_score_is_refused_and_the_note_is_kept(live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Moreau")
+    patient_id = patient_id_of(live, "Moreau")
     before = _scores(live, patient_id)
     with signed_in_client(live, "pat.moreau") as client:
         form = client.get("/me")
@@ -77,7 +76,7 @@ def test_a_score_above_ten_is_refused(live: LiveClinic) -> None:
 
 
 def test_a_patient_never_sees_another_patients_page(live: LiveClinic) -> None:
-    other = _patient_id(live, "Larsen")
+    other = patient_id_of(live, "Larsen")
     with signed_in_client(live, "pat.moreau") as client:
         answer = client.get(f"/patients/{other}")
         assert answer.status_code in (403, 404)
@@ -93,7 +92,7 @@ def test_staff_are_sent_from_the_patient_view_to_the_dashboard(live: LiveClinic)
 
 
 def test_a_patient_opening_their_own_record_is_shown_their_own_view(live: LiveClinic) -> None:
-    own = _patient_id(live, "Moreau")
+    own = patient_id_of(live, "Moreau")
     with signed_in_client(live, "pat.moreau") as client:
         answer = client.get(f"/patients/{own}", follow_redirects=False)
     assert answer.status_code == 303

@@ -3,42 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import httpx
 from playwright.sync_api import Page, expect
 
-from tests.web.support import PASSWORDS, LiveClinic, sign_in
+from tests.web.support import (
+    LiveClinic,
+    csrf_of,
+    patient_id_of,
+    sign_in,
+    signed_in_client,
+)
 from thecal.clinic.access import Actor
 from thecal.clinic.service import patients
 from thecal.clinic.service.patient_page import patient_page
-
-
-def _patient_id(live: LiveClinic, family_name: str) -> int:
-    with live.clinic.read(Actor.system("test")) as call:
-        found = patients.list_patients(call, family_name)
-    return found.items[0].id
-
-
-@contextmanager
-def signed_in_client(live: LiveClinic, username: str) -> Iterator[httpx.Client]:
-    """An HTTP client holding a session cookie, signed in through the real form."""
-    with httpx.Client(base_url=live.url) as client:
-        form = client.get("/sign-in")
-        client.post(
-            "/sign-in",
-            data={"username": username, "password": PASSWORDS[username],
-                  "csrf_token": csrf_of(form.text)},
-        )  # fmt: skip
-        assert "thecal_session" in client.cookies
-        yield client
-
-
-def csrf_of(html: str) -> str:
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert token is not None
-    return token.group(1)
 
 
 def test_search_finds_a_patient_by_name_and_opens_their_page(page: Page) -> None:
@@ -167,7 +144,7 @@ def test_the_patient_page_shows_the_implant_schedule_and_the_prescription(
     page: Page, live: LiveClinic
 ) -> None:
     sign_in(page, "dr.hale")
-    page.goto(f"/patients/{_patient_id(live, 'Larsen')}")
+    page.goto(f"/patients/{patient_id_of(live, 'Larsen')}")
     implant = page.get_by_role("region", name="Current implant")
     expect(implant).to_contain_text("T10")
     expect(implant.locator(".refill-due")).to_contain_text("overdue")
@@ -184,7 +161,7 @@ def test_the_patient_page_shows_the_implant_schedule_and_the_prescription(
 
 def test_a_chart_s_values_are_readable_as_a_table(page: Page, live: LiveClinic) -> None:
     sign_in(page, "dr.hale")
-    page.goto(f"/patients/{_patient_id(live, 'Moreau')}")
+    page.goto(f"/patients/{patient_id_of(live, 'Moreau')}")
     page.get_by_text("Pain scores over time: the values").click()
     table = page.get_by_role("table", name="Pain scores over time")
     expect(table.get_by_role("row", name=re.compile("2026-11-14"))).to_contain_text("5 /10")
@@ -192,7 +169,7 @@ def test_a_chart_s_values_are_readable_as_a_table(page: Page, live: LiveClinic) 
 
 def test_workflow_links_follow_the_role(page: Page, live: LiveClinic) -> None:
     sign_in(page, "pharm.lind")
-    page.goto(f"/patients/{_patient_id(live, 'Larsen')}")
+    page.goto(f"/patients/{patient_id_of(live, 'Larsen')}")
     actions = page.get_by_role("navigation", name="Patient actions")
     expect(actions.get_by_role("link")).to_have_count(0)
     page.goto("/patients")
@@ -200,7 +177,7 @@ def test_workflow_links_follow_the_role(page: Page, live: LiveClinic) -> None:
 
 
 def test_a_clinician_sees_every_workflow_link_at_its_address(live: LiveClinic) -> None:
-    patient_id = _patient_id(live, "Larsen")
+    patient_id = patient_id_of(live, "Larsen")
     with signed_in_client(live, "dr.hale") as client:
         html = client.get(f"/patients/{patient_id}").text
         with live.clinic.read(Actor.system("test")) as call:
@@ -219,7 +196,7 @@ def test_a_patient_may_not_list_patients(live: LiveClinic) -> None:
 
 def test_the_timeline_runs_newest_first_and_holds_every_kind_of_visit(live: LiveClinic) -> None:
     with signed_in_client(live, "dr.hale") as client:
-        html = client.get(f"/patients/{_patient_id(live, 'Moreau')}").text
+        html = client.get(f"/patients/{patient_id_of(live, 'Moreau')}").text
     timeline = html[html.index('<ol class="timeline">') :]
     moments = re.findall(r'<time datetime="([^"]+)"', timeline)
     assert moments == sorted(moments, reverse=True)
@@ -231,15 +208,15 @@ def test_the_timeline_runs_newest_first_and_holds_every_kind_of_visit(live: Live
 
 def test_the_dose_chart_reads_in_the_drugs_display_unit(live: LiveClinic) -> None:
     with signed_in_client(live, "dr.hale") as client:
-        morphine = client.get(f"/patients/{_patient_id(live, 'Moreau')}").text
-        baclofen = client.get(f"/patients/{_patient_id(live, 'Larsen')}").text
+        morphine = client.get(f"/patients/{patient_id_of(live, 'Moreau')}").text
+        baclofen = client.get(f"/patients/{patient_id_of(live, 'Larsen')}").text
     assert "Daily dose (mg/day)" in morphine
     assert "Daily dose (mcg/day)" in baclofen
 
 
 def test_a_chart_without_data_says_so_instead_of_drawing(live: LiveClinic) -> None:
     with signed_in_client(live, "dr.hale") as client:
-        html = client.get(f"/patients/{_patient_id(live, 'Petrova')}").text
+        html = client.get(f"/patients/{patient_id_of(live, 'Petrova')}").text
     for chart_id in ("dose-chart", "reservoir-chart"):  # not implanted: nothing to draw
         figure = html[html.index(f'id="{chart_id}"') :].split("</figure>")[0]
         assert "No data yet." in figure

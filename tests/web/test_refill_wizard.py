@@ -8,19 +8,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.web.support import LiveClinic, sign_in
-from thecal.clinic.access import Actor
-from thecal.clinic.service import implants, patients, prescriptions, refills
-
-SYSTEM = Actor.system("test")
-
-
-def _implant_of(live: LiveClinic, family: str) -> int:
-    with live.clinic.read(SYSTEM) as call:
-        patient = patients.list_patients(call, family).items[0]
-        implant = implants.active_implant(call, patient.id)
-    assert implant is not None
-    return int(implant.id)
+from tests.web.support import SYSTEM, LiveClinic, implant_id_of, sign_in
+from thecal.clinic.service import implants, prescriptions, refills
 
 
 def _expected(live: LiveClinic, implant_id: int) -> str:
@@ -43,7 +32,7 @@ def _fill(page: Page, aspirated: str, volume: str = "20 mL") -> None:
 
 
 def test_refill_with_expected_aspirate_books_next_refill(page: Page, live: LiveClinic) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     before = _refill_count(live, implant_id)
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
@@ -66,7 +55,7 @@ def test_refill_with_expected_aspirate_books_next_refill(page: Page, live: LiveC
 def test_aspirate_far_below_expected_shows_discrepancy_warning(
     page: Page, live: LiveClinic
 ) -> None:
-    implant_id = _implant_of(live, "Haddad")
+    implant_id = implant_id_of(live, "Haddad")
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
     expect(page.get_by_text(re.compile("Last refill .* had a discrepancy"))).to_be_visible()
@@ -77,7 +66,7 @@ def test_aspirate_far_below_expected_shows_discrepancy_warning(
 
 
 def test_concentration_change_shows_bridge_bolus(page: Page, live: LiveClinic) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     with live.clinic.read(SYSTEM) as call:
         current = prescriptions.current_prescription(call, implant_id)
     assert current is not None
@@ -92,7 +81,7 @@ def test_concentration_change_shows_bridge_bolus(page: Page, live: LiveClinic) -
 
 
 def test_bridge_bolus_appears_as_the_concentration_is_changed(page: Page, live: LiveClinic) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     sign_in(page, "dr.hale")
     page.goto(f"/implants/{implant_id}/refill")
     expect(page.locator("#bridge-live")).to_contain_text("no bridge bolus")
@@ -102,7 +91,7 @@ def test_bridge_bolus_appears_as_the_concentration_is_changed(page: Page, live: 
 
 
 def test_overfill_is_refused_and_entries_are_kept(page: Page, live: LiveClinic) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     before = _refill_count(live, implant_id)
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
@@ -120,7 +109,7 @@ def test_overfill_is_refused_and_entries_are_kept(page: Page, live: LiveClinic) 
 
 
 def test_double_submit_records_one_refill(page: Page, live: LiveClinic) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     before = _refill_count(live, implant_id)
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
@@ -148,7 +137,7 @@ def _tab_to(page: Page, selector: str) -> None:
 
 
 def test_refill_wizard_by_keyboard_alone(page: Page, live: LiveClinic) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     before = _refill_count(live, implant_id)
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
@@ -169,7 +158,7 @@ def test_refill_wizard_by_keyboard_alone(page: Page, live: LiveClinic) -> None:
 def test_concentration_change_saves_refill_and_new_prescription_together(
     page: Page, live: LiveClinic
 ) -> None:
-    implant_id = _implant_of(live, "Larsen")
+    implant_id = implant_id_of(live, "Larsen")
     sign_in(page, "dr.hale")
     page.goto(f"/implants/{implant_id}/refill")
     _fill(page, _expected(live, implant_id))
