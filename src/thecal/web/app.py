@@ -13,6 +13,7 @@ from thecal.clinic.api.errors import error_response
 from thecal.clinic.service.core import Clinic
 from thecal.web import errors
 from thecal.web.pages import ROUTERS
+from thecal.web.pumps import ProgrammerStation
 from thecal.web.security import SecurityHeadersMiddleware, check_api_csrf
 
 __all__ = ["STATIC", "create_web_app"]
@@ -20,9 +21,11 @@ __all__ = ["STATIC", "create_web_app"]
 STATIC = Path(__file__).parent / "static"
 
 
-def create_web_app(clinic: Clinic) -> FastAPI:
-    """The clinic's API and web pages over `clinic`."""
+def create_web_app(clinic: Clinic, station: ProgrammerStation | None = None) -> FastAPI:
+    """The clinic's API and web pages over `clinic`; with `station`, the server also acts
+    as a clinician programmer for the pumps in reach (the pump session page)."""
     app = create_app(clinic)
+    app.state.station = station
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)
