@@ -27,7 +27,7 @@ from thecal.clinic.diagnoses import Diagnosis
 from thecal.clinic.errors import Invalid, Refused
 from thecal.clinic.service import candidacy, patient_page, patients, users
 from thecal.clinic.service.core import Clinic
-from thecal.web.pages.pain_map import FormDep, field_errors
+from thecal.web.forms import WHOLE_FORM, FormDep, field_messages, service_message
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, PageActor
 from thecal.web.templating import render
@@ -240,11 +240,6 @@ def trial_verdict(
     return render(request, "candidacy_verdict.html", actor, verdict=verdict, what="Trial")
 
 
-def _service_errors(error: Invalid | Refused) -> dict[str, str]:
-    message = error.message + (f"; accepted: {error.accepted}" if error.accepted else "")
-    return {error.field or "form": message}
-
-
 @router.post("/patients/{patient_id}/candidacy/screening")
 def record_screening(
     request: Request, clinic: ClinicDep, actor: PageActor, patient_id: int, form: FormDep
@@ -260,12 +255,12 @@ def record_screening(
             }
         )
     except ValidationError as error:
-        errors = field_errors(error, ACCEPTED)
+        errors = field_messages(error, accepted=ACCEPTED)
         return _page(request, clinic, actor, patient_id, entered, screening_errors=errors)
     try:
         clinic.perform(actor, lambda call: candidacy.record_screening(call, patient_id, parsed))
     except (Invalid, Refused) as error:
-        errors = _service_errors(error)
+        errors = {error.field or WHOLE_FORM: service_message(error)}
         return _page(request, clinic, actor, patient_id, entered, screening_errors=errors)
     return RedirectResponse(f"/patients/{patient_id}/candidacy?saved=screening", status_code=303)
 
@@ -282,11 +277,11 @@ def record_trial(
             | {"note": values["note"]}
         )
     except ValidationError as error:
-        errors = field_errors(error, ACCEPTED)
+        errors = field_messages(error, accepted=ACCEPTED)
         return _page(request, clinic, actor, patient_id, entered, trial_errors=errors)
     try:
         clinic.perform(actor, lambda call: candidacy.record_trial(call, patient_id, parsed))
     except (Invalid, Refused) as error:
-        errors = _service_errors(error)
+        errors = {error.field or WHOLE_FORM: service_message(error)}
         return _page(request, clinic, actor, patient_id, entered, trial_errors=errors)
     return RedirectResponse(f"/patients/{patient_id}/candidacy?saved=trial", status_code=303)

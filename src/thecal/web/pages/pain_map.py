@@ -11,7 +11,7 @@ a click on the drawing tick the same box. The results panel comes from the servi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -25,32 +25,14 @@ from thecal.clinic.diagnoses import Diagnosis, label_of, therapies_for
 from thecal.clinic.errors import Invalid, Refused
 from thecal.clinic.service import assessments, patient_page
 from thecal.clinic.service.core import Call, Clinic
+from thecal.web.forms import WHOLE_FORM, FormDep, field_messages, service_message
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, PageActor
 from thecal.web.templating import render
 
-__all__ = ["FormDep", "field_errors", "router"]
+__all__ = ["router"]
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
-
-
-async def _form(request: Request) -> FormData:
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(_form)]
-"""The posted form (read once; checkbox lists need `getlist`)."""
-
-
-def field_errors(error: ValidationError, accepted: dict[str, str]) -> dict[str, str]:
-    """One message per form field from a pydantic validation error (the first per field),
-    followed by what the field accepts when `accepted` says."""
-    errors: dict[str, str] = {}
-    for item in error.errors():
-        name = str(item["loc"][0]) if item["loc"] else "form"
-        hint = f"; accepted: {accepted[name]}" if name in accepted else ""
-        errors.setdefault(name, f"{item['msg']}{hint}")
-    return errors
 
 
 ACCEPTED = {
@@ -234,13 +216,13 @@ def record_pain(
             }
         )
     except ValidationError as error:
-        errors = field_errors(error, ACCEPTED)
+        errors = field_messages(error, accepted=ACCEPTED)
         return _patient_page(request, clinic, actor, patient_id, values, errors)
     try:
         saved = clinic.perform(
             actor, lambda call: assessments.record_pain_assessment(call, patient_id, parsed)
         )
     except (Invalid, Refused) as error:
-        errors = {error.field or "form": error.message}
+        errors = {error.field or WHOLE_FORM: service_message(error)}
         return _patient_page(request, clinic, actor, patient_id, values, errors)
     return RedirectResponse(f"/patients/{patient_id}/pain?saved={saved.id}", status_code=303)

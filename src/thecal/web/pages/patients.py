@@ -25,11 +25,12 @@ from thecal.therapy.prescription import Mode
 from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.units import format_quantity, parse_dose_rate
 from thecal.web.charts import Chart, ChartPoint, time_chart
+from thecal.web.forms import WHOLE_FORM, field_messages, labelled, service_message
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, PageActor
 from thecal.web.templating import render
 
-__all__ = ["TimelineEntry", "field_errors", "prescription_words", "router", "timeline"]
+__all__ = ["TimelineEntry", "prescription_words", "router", "timeline"]
 
 router = APIRouter(dependencies=[Depends(require_csrf)], include_in_schema=False)
 
@@ -48,23 +49,6 @@ RISK_FACTORS = [
     (patients.WithdrawalRiskFactor.PRIOR_WITHDRAWAL.value, "Prior withdrawal"),
 ]  # fmt: skip
 assert {value for value, _ in RISK_FACTORS} == set(patients.WithdrawalRiskFactor)
-
-
-def field_errors(error: ValidationError, labels: dict[str, str] | None = None) -> dict[str, str]:
-    """The first problem with each field of a form, named by its label (`labels`, else the
-    field name), in words a person can act on."""
-    found: dict[str, str] = {}
-    for item in error.errors():
-        location = [str(part) for part in item.get("loc", ())]
-        field = location[0] if location else "form"
-        message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
-        if message.startswith(f"{field}: "):
-            message = message.removeprefix(f"{field}: ")
-        if item.get("type") == "missing":
-            message = "is required"
-        name = (labels or {}).get(field, field.replace("_", " "))
-        found.setdefault(field, f"{name}: {message}")
-    return found
 
 
 @router.get("/patients")
@@ -107,15 +91,14 @@ async def create_patient(request: Request, clinic: ClinicDep, actor: PageActor) 
     try:
         form = patients.PatientForm.model_validate(data)
     except ValidationError as error:
-        return _new_form(request, actor, values, field_errors(error, PATIENT_LABELS), 422)
+        problems = field_messages(error, label=labelled(PATIENT_LABELS))
+        return _new_form(request, actor, values, problems, 422)
     try:
         with clinic.write(actor) as call:
             created = patients.create_patient(call, form)
     except (Invalid, Conflict) as error:
-        accepted = f" (accepted: {error.accepted})" if error.accepted else ""
-        return _new_form(
-            request, actor, values, {error.field or "form": error.message + accepted}, 422
-        )
+        problems = {error.field or WHOLE_FORM: service_message(error)}
+        return _new_form(request, actor, values, problems, 422)
     return RedirectResponse(f"/patients/{created.id}", status_code=303)
 
 

@@ -13,7 +13,8 @@ from thecal.clinic.access import Actor, Role
 from thecal.clinic.errors import Forbidden, Invalid
 from thecal.clinic.service import assessments
 from thecal.clinic.service.patient_page import patient_page
-from thecal.web.pages.patients import field_errors, prescription_words
+from thecal.web.forms import field_messages, labelled
+from thecal.web.pages.patients import prescription_words
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, PageActor
 from thecal.web.templating import render
@@ -81,7 +82,7 @@ def add_pain_score(
         if form.score is None:
             raise Invalid("score: choose how much it hurts today", field="score")
     except ValidationError as error:
-        problems = field_errors(error)
+        problems = field_messages(error, label=labelled({}))
         if "score" in problems:
             problems["score"] = "score: choose a whole number from 0 (no pain) to 10 (worst pain)"
         return _portal(request, clinic, actor, values, problems, status=422)

@@ -38,6 +38,13 @@ from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.pump_models import PumpModel, find_pump_model
 from thecal.therapy.safety import Rule
 from thecal.therapy.units import format_quantity
+from thecal.web.forms import (
+    Location,
+    dotted_path,
+    field_messages,
+    service_message,
+    validation_message,
+)
 from thecal.web.schedule_chart import ScheduleChart, schedule_chart
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, PageActor
@@ -209,26 +216,11 @@ def fields_from_prescription(rx: Prescription, replaces: int | None) -> RxFields
 # --- parsing into the service's input model ---------------------------------------------
 
 
-def _path(location: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _pydantic_message(error: Mapping[str, Any]) -> str:
-    kind, ctx = error.get("type", ""), error.get("ctx") or {}
-    if kind == "string_too_short":
-        return "required"
-    if kind == "string_too_long":
-        return f"at most {ctx.get('max_length')} characters"
-    if kind == "too_long":
-        return f"at most {ctx.get('max_length')} steps; remove some"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "must be a whole number, e.g. 4"
-    if kind == "enum":
-        return "choose one of: " + ", ".join(mode.value for mode in Mode)
-    return str(error.get("msg", "invalid"))
+def _wording(item: Mapping[str, Any]) -> str:
+    """The editor's one list is its steps: say so when there are too many."""
+    if item.get("type") == "too_long":
+        return f"at most {(item.get('ctx') or {}).get('max_length')} steps; remove some"
+    return validation_message(item)
 
 
 def _mode_data(fields: RxFields) -> dict[str, Any]:
@@ -269,11 +261,13 @@ def to_input(fields: RxFields) -> tuple[PrescriptionInput | None, dict[str, str]
     try:
         return PrescriptionInput.model_validate(_mode_data(fields)), {}
     except ValidationError as error:
-        errors: dict[str, str] = {}
-        for item in error.errors():
-            key = _path(tuple(item["loc"])) or "prescription"
-            errors.setdefault(key, f"{key}: {_pydantic_message(item)}")
-        return None, errors
+        return None, field_messages(
+            error, _model_path, label=lambda _location, key: key, wording=_wording
+        )
+
+
+def _model_path(location: Location) -> str:
+    return dotted_path(location) or "prescription"
 
 
 def errors_of(error: Invalid) -> dict[str, str]:
@@ -286,8 +280,7 @@ def errors_of(error: Invalid) -> dict[str, str]:
             errors.setdefault(key.removeprefix("prescription."), str(item["message"]))
     if not errors:
         key = (error.field or "prescription").removeprefix("prescription.")
-        accepted = f" (accepted: {error.accepted})" if error.accepted else ""
-        errors[key] = error.message + accepted
+        errors[key] = service_message(error)
     return errors
 
 

@@ -17,6 +17,7 @@ from thecal.clinic.access import Actor
 from thecal.clinic.errors import ServiceError
 from thecal.clinic.service import Clinic
 from thecal.clinic.service.core import Call
+from thecal.web.forms import Location, dotted_path, field_messages, first_field, service_message
 
 __all__ = ["FieldErrors", "dry_run", "errors_of_service", "errors_of_validation"]
 
@@ -47,18 +48,13 @@ def dry_run(clinic: Clinic, actor: Actor, work: Callable[[Call], T]) -> T:
 def errors_of_service(error: ServiceError, fields: dict[str, str]) -> FieldErrors:
     """The service error as a message on the form field it names (`fields` maps service
     field names to form field names); unknown fields go under ``""`` (the whole form)."""
-    message = error.message
-    if error.accepted:
-        message = f"{message}; accepted: {error.accepted}"
-    key = fields.get(error.field or "", "")
-    return {key: message}
+    return {fields.get(error.field or "", ""): service_message(error)}
 
 
 def errors_of_validation(error: ValidationError, fields: dict[str, str]) -> FieldErrors:
-    """Pydantic's problems, one message per form field."""
-    found: FieldErrors = {}
-    for problem in error.errors():
-        path = ".".join(str(part) for part in problem["loc"])
-        key = fields.get(path, fields.get(str(problem["loc"][0]), ""))
-        found.setdefault(key, f"{path}: {problem['msg']}")
-    return found
+    """Pydantic's problems, one message per form field, each named by its model path."""
+
+    def form_field(location: Location) -> str:
+        return fields.get(dotted_path(location), fields.get(first_field(location), ""))
+
+    return field_messages(error, form_field, label=lambda location, _: dotted_path(location))
