@@ -111,7 +111,7 @@ def test_editing_a_flex_step_redraws_the_chart_and_rejudges_it_as_you_type(
 
     expect(chart).to_have_accessible_name(re.compile("Pending: 00:00–06:00 700 mcg/day"))
     expect(chart).to_have_accessible_name(re.compile(r"Current \(dashed\): 00:00–06:00 450"))
-    expect(page.locator("#rx-daily-dose")).to_have_text("≈ 452.083333 mcg/day")
+    expect(page.locator("#rx-daily-dose")).to_have_text("≈ 452.08 mcg/day")
     warning = page.locator(".verdict.warning", has_text="titration step")
     expect(warning).to_contain_text("soft titration step 15 %")
     expect(warning).to_contain_text("site default: configurable")

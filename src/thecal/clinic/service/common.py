@@ -92,13 +92,17 @@ DurationText = Annotated[str, _checked(parse_duration)]
 
 
 def quantity_text(value: AnyQuantity | None) -> str | None:
-    """Exact readable text when the value has one, else a truncated decimal marked "≈"."""
+    """Exact readable text when the value has one, else a decimal marked "≈", truncated
+    (never rounded up) to five significant digits: ``≈ 452.08 mcg/day``, ``≈ 0.041666 mL``.
+    The exact value stays in the record; this is what a person reads."""
     if value is None:
         return None
     try:
         return format_quantity(value)
     except ValueError:
-        return f"≈ {decimal_text(value.amount, 6)} {value.BASE_UNIT}"
+        whole_digits = len(str(abs(value.amount.numerator) // value.amount.denominator))
+        places = min(6, max(0, 5 - whole_digits)) if abs(value.amount) >= 1 else 6
+        return f"≈ {decimal_text(value.amount, places)} {value.BASE_UNIT}"
 
 
 def load(call: Call, model: type[M], row_id: int, what: str) -> M:
