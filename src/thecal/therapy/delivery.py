@@ -112,8 +112,11 @@ def piecewise(period: int, base: dict[int, N], deltas: dict[int, N]) -> list[tup
     added = current_base - current_base  # zero of the same number type
     for index, moment in enumerate(times):
         current_base = base.get(moment, current_base)
-        added += deltas.get(moment, 0)
-        value = current_base + added
+        delta = deltas.get(moment)
+        if delta is not None:
+            added += delta
+        # Fraction arithmetic dominates a cold projection: add only when something is added.
+        value = current_base + added if added else current_base
         end = times[index + 1] if index + 1 < len(times) else period
         if pieces and pieces[-1][2] == value:
             pieces[-1] = (pieces[-1][0], end, value)
