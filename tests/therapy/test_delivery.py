@@ -72,6 +72,14 @@ def test_bolus_rates_are_checked_apart_from_basal_rates() -> None:
     assert bolus == (parse_volume_rate("2.64 mL/day"),)
 
 
+def test_a_background_that_never_runs_alone_is_not_a_basal_rate() -> None:
+    # 3-hour boluses every 3 hours: the pump always runs background + bolus
+    rx = periodic("morphine", "10 mg/mL", "1 mg", "3 h", "3 h", background="2.4 mg/day")
+    basal, bolus = basal_and_bolus_volume_rates(rx)
+    assert basal == ()
+    assert bolus == volume_rates(rx)
+
+
 def test_a_patient_bolus_rides_on_the_highest_rate_it_can_meet() -> None:
     rx = flex("morphine", "10 mg/mL", ("00:00", "1 mg/day"), ("12:00", "2 mg/day"),
               patient=patient("0.1 mg", "1 h", "2 h", 3))  # fmt: skip

@@ -234,10 +234,13 @@ def basal_and_bolus_volume_rates(
         bolus.add((prescription.bolus.dose / prescription.bolus.duration).amount)
     elif mode is Mode.PERIODIC_BOLUS:
         background = prescription.rate.amount if prescription.rate is not None else Fraction(0)
-        basal.add(background)
+        # The background counts only where it runs alone: boluses as long as their
+        # interval leave the pump always running the bolus rate.
         for segment in day_profile(prescription, minimum_rate).segments:
             if segment.dose_rate.amount > background:
                 bolus.add(segment.dose_rate.amount)
+            else:
+                basal.add(segment.dose_rate.amount)
     elif mode is not Mode.STOPPED:
         for segment in day_profile(prescription, minimum_rate).segments:
             basal.add(segment.dose_rate.amount)
