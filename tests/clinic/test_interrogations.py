@@ -214,3 +214,11 @@ def test_something_else_than_programmer_output_is_refused_in_one_message(
             lambda c: interrogations.import_programmer_output(c, implant_id, {"report": {}}),
         )
     assert caught.value.code == "not_an_interrogation"
+
+
+def test_a_pump_in_reach_is_matched_to_its_active_implant_by_serial(clinic: Clinic) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    found = clinic.perform(SYSTEM, lambda call: implants.find_active_by_serial(call, "PS-P-1"))
+    assert found is not None and found.id == implant_id
+    nobody = clinic.perform(SYSTEM, lambda call: implants.find_active_by_serial(call, "PS-X"))
+    assert nobody is None
