@@ -321,6 +321,7 @@ def test_the_refill_plan_names_what_a_refill_would_refuse_before_anything_is_sen
     )  # fmt: skip
     plan = clinician.plan_refill(before, request)
     assert plan.solution_change and plan.refusal is not None and "catheter" in plan.refusal
+    assert not plan.awaiting_reasons
     assert plan.difference == Volume.from_ml("18.3") - before.reservoir.estimated
     result = clinician.refill(link, request)
     assert result.outcome is Outcome.NOT_SENT and result.message == plan.refusal
@@ -336,6 +337,6 @@ def test_a_complete_refill_plan_needs_only_the_override_reasons() -> None:
     )  # fmt: skip
     plan = clinician.plan_refill(before, request)
     assert plan.bridge is not None and plan.review is not None
-    assert plan.needs_reasons and plan.refusal is not None and "reason" in plan.refusal
+    assert plan.awaiting_reasons and plan.refusal is not None and "reason" in plan.refusal
     reasons = {rule: "bridged by the programmer" for rule in plan.needs_reasons}
     assert clinician.plan_refill(before, replace(request, reasons=reasons)).refusal is None

@@ -57,6 +57,7 @@ from thecal.programmer.connection import (
     pair_tcp,
 )
 from thecal.programmer.home import ControllerHome
+from thecal.programmer.report import report_summary
 from thecal.programmer.review import Review
 from thecal.pump.commands import Accepted, Role
 from thecal.pump.payloads import InterrogationReport
@@ -258,59 +259,6 @@ def review_json(checked: Review) -> dict[str, Any]:
     }
 
 
-def _summary(report: InterrogationReport) -> list[tuple[str, str]]:
-    rx = report.prescription
-    rows = [
-        ("pump", f"{report.serial} ({report.model_id})"),
-        ("pump time", f"{report.local_time:%Y-%m-%d %H:%M}"),
-        ("therapy", f"{report.therapy.state.value}: {report.therapy.reason}"),
-        (
-            "delivering",
-            f"{report.therapy.dose_rate} ({report.therapy.volume_rate})"
-            if report.therapy.delivering
-            else "no",
-        ),
-        (
-            "prescription",
-            f"{rx.drug} {rx.concentration} {rx.mode.value} "
-            f"[{report.prescription_hash and report.prescription_hash[:16]}]"
-            if rx
-            else "none",
-        ),
-        (
-            "reservoir (estimated)",
-            f"{report.reservoir.estimated} of {report.reservoir.capacity}, "
-            f"{report.reservoir.drug} {report.reservoir.concentration}",
-        ),
-        (
-            "low-reservoir alarm",
-            f"{report.reservoir.low_alarm_at:%Y-%m-%d %H:%M}"
-            if report.reservoir.low_alarm_at
-            else "not projected",
-        ),
-        (
-            "battery",
-            f"{report.battery.state.value}"
-            + (
-                f", {float(report.battery.level) * 100:.1f} %"
-                if report.battery.level is not None
-                else ""
-            ),
-        ),
-    ]
-    if report.bolus is not None:
-        rows.append(
-            (
-                "bolus running",
-                f"{report.bolus.kind.value} {report.bolus.dose} until {report.bolus.ends_at:%H:%M}",
-            )
-        )
-    for alarm in report.alarms:
-        ack = " (acknowledged)" if alarm.acknowledged_at else ""
-        rows.append(("ALARM", f"{alarm.kind.value} [{alarm.priority.value}]{ack}"))
-    return rows
-
-
 # -- commands ----------------------------------------------------------------------------
 
 
@@ -393,7 +341,7 @@ def interrogate(
         return
     show_resolved(c.resolved)
     table = Table(show_header=False)
-    for name, value in _summary(report):
+    for name, value in report_summary(report):
         table.add_row(name, value)
     if projection is not None and projection.refill_by is not None:
         table.add_row(

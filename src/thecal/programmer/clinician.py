@@ -323,6 +323,8 @@ class RefillPlan:
     bridge: BridgePlan | None = None
     refusal: str | None = None
     """Why nothing would be sent (the first check that failed); None: ready to send."""
+    awaiting_reasons: bool = False
+    """Every check passes except that soft-limit warnings still need their reasons."""
 
     @property
     def over_capacity(self) -> bool:
@@ -330,7 +332,7 @@ class RefillPlan:
 
     @property
     def needs_reasons(self) -> tuple[Rule, ...]:
-        """Soft-limit warnings still without a reason (the only thing left to supply)."""
+        """Soft-limit warnings still without a reason."""
         return self.confirmation.missing_reasons if self.confirmation is not None else ()
 
 
@@ -389,10 +391,16 @@ def plan_refill(
         confirmation = checked.confirm(request.reasons)
         if not confirmation.confirmed:
             refusals.append(f"the new prescription is not confirmed: {confirmation.explain()}")
+    awaiting = (
+        len(refusals) == 1
+        and confirmation is not None
+        and not confirmation.refusals
+        and bool(confirmation.missing_reasons)
+    )
     return RefillPlan(
         expected, request.aspirated, request.aspirated - expected, capacity,
         request.new_volume, drug, concentration, changed, checked, confirmation, bridge,
-        refusals[0] if refusals else None,
+        refusals[0] if refusals else None, awaiting,
     )  # fmt: skip
 
 
