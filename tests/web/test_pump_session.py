@@ -21,6 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.clinic.support import prescribe
 from tests.web.conftest import live_clinic
 from tests.web.support import (
     DEMO_NOW,
@@ -426,3 +427,36 @@ def test_without_a_station_the_page_explains_how_to_run_one(
     ):
         words = _text(client.get("/pump").text)
     assert "No pumps in reach" in words and "thecal demo" in words
+
+
+@pytest.mark.parametrize("rig", [{"days_ago": 21}], indirect=True)
+def test_a_concentration_change_programs_the_clinics_prescription_with_a_bridge_bolus(
+    page: Page, rig: Rig
+) -> None:
+    rig.pair()
+    rig.run_on_pump(rig.clinic_rx)
+    rig.advance(20)
+    stronger = {"drug": "morphine", "concentration": "25 mg/mL", "mode": "simple_continuous",
+                "rate": "4 mg/day"}  # fmt: skip
+    reasons = {"bridge_bolus": "bridged by the programmer at the refill"}
+    new_rx = prescribe(rig.live.clinic, rig.implant_id, stronger, reasons)  # prescribed
+    syringe = rig.served.syringe({"op": "refill", "volume": "20 mL", "concentration": "25 mg/mL"})
+    _session(page, rig)
+    page.get_by_role("button", name="Refill", exact=True).click()
+    page.get_by_label("Volume aspirated").fill(syringe["aspirated"])
+    page.get_by_label("Concentration", exact=True).fill("25 mg/mL")
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator("#refill-refusal")).to_contain_text("needs the prescription")
+    expect(page.get_by_role("button", name="Refill the pump")).to_have_count(0)
+    page.get_by_role("button", name="Change entries").click()
+    page.get_by_label(re.compile("Also program the clinic's current prescription")).check()
+    page.get_by_role("button", name="Review").click()
+    expect(page.locator("#refill-bridge")).to_contain_text("of the old solution")
+    for reason in page.get_by_label(re.compile("^Reason to override")).all():
+        reason.fill("bridge bolus computed from the catheter data")
+    page.get_by_role("button", name="Refill the pump").click()
+    expect(page.locator("#refill-result")).to_contain_text("prescription written and verified")
+    expect(page.locator("#refill-result")).to_contain_text("Bridge bolus")
+    view = rig.served.twin.view()
+    assert view.prescription_hash == new_rx.content_hash
+    assert view.bolus is not None and view.bolus.kind.value == "bridge"
