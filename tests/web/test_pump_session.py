@@ -460,3 +460,21 @@ def test_a_concentration_change_programs_the_clinics_prescription_with_a_bridge_
     view = rig.served.twin.view()
     assert view.prescription_hash == new_rx.content_hash
     assert view.bolus is not None and view.bolus.kind.value == "bridge"
+
+
+def test_a_closed_pairing_window_is_named_on_the_form_with_the_secret_kept(rig: Rig) -> None:
+    with rig.served.lock:
+        rig.served.endpoint.state.pairing.open_until = None  # the window timed out
+    with signed_in_client(rig.live, "dr.hale") as client:
+        answer = _post(client, f"/pump/{rig.serial}/pair", secret=rig.card)
+    assert answer.status_code == 422
+    assert "pairing window is closed" in _text(answer.text)
+    assert f'value="{rig.card}"' in answer.text and rig.home.pairings() == {}
+
+
+def test_pairing_with_an_unreachable_pump_is_named_on_the_form(rig: Rig) -> None:
+    rig.served.stop()
+    with signed_in_client(rig.live, "dr.hale") as client:
+        answer = _post(client, f"/pump/{rig.serial}/pair", secret=rig.card)
+    assert answer.status_code == 422
+    assert "did not answer" in _text(answer.text) and "Nothing was paired" in _text(answer.text)

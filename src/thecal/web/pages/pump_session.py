@@ -70,6 +70,7 @@ from thecal.therapy.safety import Rule, Verdict
 from thecal.therapy.units import QuantityParseError, format_quantity
 from thecal.therapy.units import parse_concentration as parse_concentration_text
 from thecal.therapy.units import parse_volume as parse_volume_text
+from thecal.web.forms import FormProblems
 from thecal.web.pages.prescription import UNSOURCED_KINDS
 from thecal.web.pumps import ProgrammerStation, PumpInReach
 from thecal.web.security import require_csrf
@@ -441,8 +442,9 @@ class SessionPage:
     programmed: ProgramResult | None = None
     refilled: RefillResult | None = None
     secret: str | None = None
-    secret_error: str = ""
-    pair_error: str = ""
+    """The device secret as typed (None: the form was not posted)."""
+    pairing: FormProblems = field(default_factory=FormProblems)
+    """What is wrong with the pairing form: the ``secret`` field, or the attempt as a whole."""
 
 
 def _session_page(
@@ -535,24 +537,21 @@ async def pair(request: Request, serial: str, clinic: ClinicDep, actor: PageActo
     return await run_in_threadpool(_pair, request, serial, clinic, actor, secret)
 
 
-def _pair_words(refused: HandshakeRefused) -> tuple[str, str]:
-    """(message for the secret field, message for the whole form)."""
+def _pair_problems(refused: HandshakeRefused) -> FormProblems:
     refusal = refused.refusal
     if refusal.reason is RefusalReason.WRONG_SECRET:
-        return (
-            "The pump refused this device secret: check it against the implant card. "
-            "After several wrong secrets the pump locks pairing for a while.",
-            "",
-        )
+        return FormProblems(fields={"secret": (
+            "The pump refused this device secret: check it against the implant card. After "
+            "several wrong secrets the pump locks pairing for a while.")})  # fmt: skip
     if refusal.reason is RefusalReason.PAIRING_CLOSED:
-        return "", (
-            "The pump's pairing window is closed: open it (the programming head or "
-            "magnet over the pump) and try again."
-        )
+        return FormProblems(general=(
+            "The pump's pairing window is closed: open it (the programming head or magnet "
+            "over the pump) and try again.",))  # fmt: skip
     if refusal.reason is RefusalReason.PAIRING_LOCKED:
         wait = f" for {refusal.retry_after_s} s" if refusal.retry_after_s else ""
-        return "", f"Too many wrong device secrets: the pump has locked pairing{wait}."
-    return "", f"The pump refused to pair ({refusal.reason.value})."
+        return FormProblems(general=(f"Too many wrong device secrets: the pump has locked "
+                                     f"pairing{wait}.",))  # fmt: skip
+    return FormProblems(general=(f"The pump refused to pair ({refusal.reason.value}).",))
 
 
 def _pair(request: Request, serial: str, clinic: Clinic, actor: Actor, typed: str) -> Response:
@@ -564,35 +563,29 @@ def _pair(request: Request, serial: str, clinic: Clinic, actor: Actor, typed: st
     try:
         secret = DeviceSecret.parse(typed)
     except ValueError as error:
-        shown.secret_error = str(error).removeprefix("device secret: ")
+        shown.pairing = FormProblems(fields={"secret": str(error).removeprefix("device secret: ")})
         return _session_page(request, clinic, actor, station, pump, shown, 422)
     desk = _desk(station)
     if not desk.lock.acquire(timeout=BUSY_WAIT_SECONDS):
-        shown.pair_error = "The programmer is busy with another pump request; try again."
+        shown.pairing = FormProblems(general=("The programmer is busy with another pump "
+                                              "request; try again.",))  # fmt: skip
         return _session_page(request, clinic, actor, station, pump, shown, 422)
     try:
-        pair_tcp(
-            ControllerHome(station.home),
-            pump.address,
-            secret,
-            Role.CLINICIAN,
-            PROGRAMMER_LABEL,
-            serial=pump.serial,
-        )
+        pair_tcp(ControllerHome(station.home), pump.address, secret, Role.CLINICIAN,
+                 PROGRAMMER_LABEL, serial=pump.serial)  # fmt: skip
     except HandshakeRefused as refused:
-        shown.secret_error, shown.pair_error = _pair_words(refused)
+        shown.pairing = _pair_problems(refused)
     except WrongPump as wrong:
-        shown.pair_error = str(wrong)
+        shown.pairing = FormProblems(general=(str(wrong),))
     except (LinkUnavailable, LinkDown) as error:
-        shown.pair_error = (
-            f"The pump did not answer at {pump.address} ({error}): check that it "
-            "is in reach and try again. Nothing was paired."
-        )
+        shown.pairing = FormProblems(general=(
+            f"The pump did not answer at {pump.address} ({error}): check that it is in reach "
+            "and try again. Nothing was paired.",))  # fmt: skip
     except ValueError as error:  # a malformed address in the station's list
-        shown.pair_error = str(error)
+        shown.pairing = FormProblems(general=(str(error),))
     finally:
         desk.lock.release()
-    if shown.secret_error or shown.pair_error:
+    if shown.pairing:
         return _session_page(request, clinic, actor, station, pump, shown, 422)
     return RedirectResponse(f"/pump/{pump.serial}?paired=1", status_code=303)
 
@@ -896,7 +889,7 @@ class RefillEntries:
     """The refill form as typed (kept whatever happens), and the parse of it."""
 
     values: dict[str, str]
-    errors: dict[str, str]
+    problems: FormProblems
     request: RefillRequest | None
 
 
@@ -921,7 +914,7 @@ def _entries(values: dict[str, str], where: Where | None, reasons: Reasons) -> R
         errors["drug"] = "drug: required"
     rx = where.prescription if where is not None and kept["send_prescription"] == "on" else None
     if errors:
-        return RefillEntries(kept, errors, None)
+        return RefillEntries(kept, FormProblems(fields=errors), None)
     catheter = where.catheter() if where is not None else None
     request = RefillRequest(
         aspirated=parsed["aspirated"],
@@ -932,7 +925,7 @@ def _entries(values: dict[str, str], where: Where | None, reasons: Reasons) -> R
         catheter=catheter,
         reasons=reasons.for_rules(),
     )
-    return RefillEntries(kept, errors, request)
+    return RefillEntries(kept, FormProblems(), request)
 
 
 def _refill_page(
@@ -969,7 +962,7 @@ def _refill_page(
         where=where,
         step=step,
         values=entries.values,
-        errors=entries.errors,
+        errors=entries.problems,
         drugs=library.drugs,
         report=report,
         plan=plan,
@@ -1025,7 +1018,7 @@ def _refill(
         if visit.value is None:
             shown = SessionPage(problem=visit.problem, resolved=visit.resolved)
             return _session_page(request, clinic, actor, station, pump, shown)
-        fresh = RefillEntries(_defaults(visit.value), {}, None)
+        fresh = RefillEntries(_defaults(visit.value), FormProblems(), None)
         return _refill_page(
             request,
             actor,
@@ -1039,7 +1032,7 @@ def _refill(
             resolved=visit.resolved,
         )
     if action == "edit":
-        kept = RefillEntries(entries.values, {}, None)
+        kept = RefillEntries(entries.values, FormProblems(), None)
         return _refill_page(request, actor, library, pump, where, "edit", kept, reasons)
     if entries.request is None:
         return _refill_page(
