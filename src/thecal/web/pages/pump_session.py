@@ -36,7 +36,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from thecal.clinic.access import PUMP_ACTION_PERMISSIONS, Actor, PumpAction, authorize, can
-from thecal.clinic.errors import NotFound, ServiceError
+from thecal.clinic.errors import Invalid, NotFound, ServiceError
 from thecal.clinic.interrogation import from_pump_report
 from thecal.clinic.service import Clinic, implants, interrogations, patients, prescriptions
 from thecal.clinic.service.core import Call
@@ -54,7 +54,14 @@ from thecal.programmer.clinician import (
     RefillRequest,
     RefillResult,
 )
-from thecal.programmer.connection import ResolvedRequest, Session, WrongPump, open_session, pair_tcp
+from thecal.programmer.connection import (
+    ResolvedRequest,
+    Sender,
+    Session,
+    WrongPump,
+    open_session,
+    pair_tcp,
+)
 from thecal.programmer.home import ControllerHome, PumpPairing
 from thecal.programmer.report import report_summary
 from thecal.programmer.review import Review, settings_of
@@ -637,28 +644,39 @@ class Control(StrEnum):
     ALARM_TEST = "alarm_test"
 
 
-CONTROLS: dict[Control, tuple[PumpAction, Callable[[Any], CommandResult], str, str]] = {
-    Control.STOP: (
+@dataclass(frozen=True)
+class ControlSpec:
+    """One control: the permission it needs, the workflow that sends it, the question the
+    confirmation asks and what the command does."""
+
+    action: PumpAction
+    workflow: Callable[[Sender], CommandResult]
+    title: str
+    explanation: str
+
+
+CONTROLS: dict[Control, ControlSpec] = {
+    Control.STOP: ControlSpec(
         PumpAction.STOP,
         clinician.stop,
         "Stop all delivery",
-        "The pump stops delivering until therapy is resumed: the patient receives no "
-        "drug. Stopping baclofen abruptly can cause a life-threatening withdrawal.",
+        "The pump stops delivering until therapy is resumed: the patient receives no drug. "
+        "Stopping intrathecal therapy abruptly can cause withdrawal, life-threatening for "
+        "baclofen.",
     ),
-    Control.RESUME: (
+    Control.RESUME: ControlSpec(
         PumpAction.RESUME,
         clinician.resume,
         "Resume delivery",
         "The pump resumes the prescription stored on it.",
     ),
-    Control.ALARM_TEST: (
+    Control.ALARM_TEST: ControlSpec(
         PumpAction.ALARM_TEST,
         clinician.alarm_test,
         "Sound the alarm test",
         "The pump sounds every alarm tone once, so the patient knows them.",
     ),
 }
-"""Each control: the permission it needs, the workflow, its button and what it does."""
 
 
 @router.post("/pump/{serial}/control")
@@ -676,30 +694,21 @@ def _control(
 ) -> Response:
     station, pump = _pump(request, serial)
     try:
-        which = Control(name)
+        spec = CONTROLS[Control(name)]
     except ValueError:
-        raise NotFound(
-            f"no pump command {name!r}; accepted: stop, resume, alarm_test", field="command"
-        ) from None
-    action, workflow, title, explanation = CONTROLS[which]
+        accepted = ", ".join(control.value for control in Control)
+        raise Invalid(f"command: no pump command {name!r}", field="command",
+                      accepted=accepted) from None  # fmt: skip
     with clinic.read(actor) as call:
         where = _where(call, pump.serial)
         library = call.library
-    _allow(actor, action, where)
+    _allow(actor, spec.action, where)
     if not confirmed:
-        return render(
-            request,
-            "pump_confirm.html",
-            actor,
-            pump=pump,
-            where=where,
-            command=which.value,
-            title=title,
-            explanation=explanation,
-        )
+        return render(request, "pump_confirm.html", actor, pump=pump, where=where,
+                      command=name, spec=spec)  # fmt: skip
 
     def work(session: Session) -> tuple[CommandResult, InterrogationReport | None]:
-        result = workflow(session.link)
+        result = spec.workflow(session.link)
         return result, clinician.interrogate(session.link)
 
     visit = _visit(station, pump, work)
