@@ -478,3 +478,12 @@ def test_pairing_with_an_unreachable_pump_is_named_on_the_form(rig: Rig) -> None
         answer = _post(client, f"/pump/{rig.serial}/pair", secret=rig.card)
     assert answer.status_code == 422
     assert "did not answer" in _text(answer.text) and "Nothing was paired" in _text(answer.text)
+
+
+def test_a_send_that_did_not_come_from_a_review_sends_nothing(rig: Rig) -> None:
+    rig.pair()
+    with signed_in_client(rig.live, "dr.hale") as client:
+        answer = _post(client, f"/pump/{rig.serial}/program", action="send")
+    assert answer.status_code == 422
+    assert "sent only from its review" in _text(answer.text)
+    assert rig.served.twin.view().prescription is None

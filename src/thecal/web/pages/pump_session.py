@@ -823,29 +823,24 @@ def _program(
             f"{desk.sent[echoed.key]}. It was not sent again."
         )
         return _session_page(request, clinic, actor, station, pump, shown)
-    stale = sending and (
-        echoed.prescription_id != str(where.current.id) or echoed.content_hash != rx.content_hash
-    )
+    # A send must echo the review it came from; anything else is shown the review again.
+    if not sending:
+        hold = ""
+    elif not (echoed.key and echoed.content_hash and echoed.prescription_id):
+        hold = "A prescription is sent only from its review: check the review below first."
+    elif echoed.prescription_id != str(where.current.id) or echoed.content_hash != rx.content_hash:
+        hold = "The clinic's prescription changed since your review: review it again."
+    else:
+        hold = ""
 
     def work(session: Session) -> tuple[InterrogationReport, Review, ProgramResult | None, str]:
         report = clinician.interrogate(session.link)
         checked = clinician.review_against_pump(rx, report, library)
-        if not sending:
-            return report, checked, None, ""
-        if stale:
-            return (
-                report,
-                checked,
-                None,
-                ("The clinic's prescription changed since your review: review it again."),
-            )
+        if not sending or hold:
+            return report, checked, None, hold
         if (report.prescription_hash or "") != echoed.pump_hash:
-            return (
-                report,
-                checked,
-                None,
-                ("The pump's settings changed since your review: review again before sending."),
-            )
+            changed = "The pump's settings changed since your review: review again before sending."
+            return report, checked, None, changed
         result = clinician.program(session.link, checked, reasons.for_rules())
         if result.outcome is not Outcome.NOT_SENT:
             desk.remember(echoed.key, f"{result.outcome.value}: {result.message}")
