@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -214,3 +215,30 @@ def test_something_else_than_programmer_output_is_refused_in_one_message(
             lambda c: interrogations.import_programmer_output(c, implant_id, {"report": {}}),
         )
     assert caught.value.code == "not_an_interrogation"
+
+
+def test_a_pump_in_reach_is_matched_to_its_active_implant_by_serial(clinic: Clinic) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    found = clinic.perform(SYSTEM, lambda call: implants.find_active_by_serial(call, "PS-P-1"))
+    assert found is not None and found.id == implant_id
+    nobody = clinic.perform(SYSTEM, lambda call: implants.find_active_by_serial(call, "PS-X"))
+    assert nobody is None
+
+
+def test_a_pump_estimate_without_an_exact_decimal_is_filed_truncated_never_rounded_up(
+    clock: FixedClock,
+) -> None:
+    local = clock.now().replace(tzinfo=None)
+    rx = parse_prescription(
+        'drug = "morphine"\nconcentration = "10 mg/mL"\nmode = "simple_continuous"\n'
+        'rate = "4 mg/day"\n'
+    )
+    twin = PumpTwin.implant(
+        "peristaltic-20", local, drug="morphine", concentration=Concentration.from_mg_per_ml(10),
+        fill=Volume.from_ml(20), prescription=rx, mode=SimulationMode.ANALYTIC,
+    )  # fmt: skip
+    twin.advance(local + timedelta(seconds=7))  # 0.4 mL/day for 7 s: no exact decimal
+    exact = twin.view().reservoir.estimated
+    document = from_pump_report(twin.view(), clock.now(), ZoneInfo("UTC"))
+    filed = document.status.reservoir
+    assert filed <= exact and exact - filed < Volume(Fraction(1, 10**9))

@@ -305,3 +305,38 @@ def test_alarm_settings_are_set_on_the_pump() -> None:
     )
     assert result.accepted
     assert pump.twin.view().settings.low_reservoir_threshold == Volume.from_ml(3)
+
+
+# -- the refill plan (the preview shows what the refill will check) ------------------------
+
+
+def test_the_refill_plan_names_what_a_refill_would_refuse_before_anything_is_sent() -> None:
+    pump = simulated_pump()
+    link = _clinic(pump)
+    before = clinician.interrogate(link)
+    stronger = _rx("4", mg_per_ml=25)
+    request = RefillRequest(
+        Volume.from_ml("18.3"), Volume.from_ml(20), concentration=stronger.concentration,
+        prescription=stronger,
+    )  # fmt: skip
+    plan = clinician.plan_refill(before, request)
+    assert plan.solution_change and plan.refusal is not None and "catheter" in plan.refusal
+    assert not plan.awaiting_reasons
+    assert plan.difference == Volume.from_ml("18.3") - before.reservoir.estimated
+    result = clinician.refill(link, request)
+    assert result.outcome is Outcome.NOT_SENT and result.message == plan.refusal
+
+
+def test_a_complete_refill_plan_needs_only_the_override_reasons() -> None:
+    pump = simulated_pump()
+    before = clinician.interrogate(_clinic(pump))
+    stronger = _rx("4", mg_per_ml=25)
+    request = RefillRequest(
+        Volume.from_ml("18.3"), Volume.from_ml(20), concentration=stronger.concentration,
+        prescription=stronger, catheter=CATHETER,
+    )  # fmt: skip
+    plan = clinician.plan_refill(before, request)
+    assert plan.bridge is not None and plan.review is not None
+    assert plan.awaiting_reasons and plan.refusal is not None and "reason" in plan.refusal
+    reasons = {rule: "bridged by the programmer" for rule in plan.needs_reasons}
+    assert clinician.plan_refill(before, replace(request, reasons=reasons)).refusal is None

@@ -13,7 +13,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from thecal.clinic.service import Clinic, FixedClock
 from thecal.clinic.storage import migrate
 from thecal.clinic.storage.database import Database
 from thecal.web import create_web_app
+from thecal.web.pumps import ProgrammerStation
 
 
 def chromium_path() -> str | None:
@@ -65,16 +67,25 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def live(demo_template: Path, tmp_path: Path) -> Iterator[LiveClinic]:
-    path = tmp_path / "clinic.sqlite"
-    shutil.copyfile(demo_template, path)
+@contextmanager
+def live_clinic(
+    template: Path,
+    folder: Path,
+    station_for: Callable[[Clinic], ProgrammerStation | None] = lambda clinic: None,
+) -> Iterator[LiveClinic]:
+    """A copy of the demo clinic in `folder`, served over HTTP until the block ends; the
+    application's programmer station (if any) is built from the clinic by `station_for`."""
+    path = folder / "clinic.sqlite"
+    shutil.copyfile(template, path)
     database = Database(f"sqlite:///{path}")
     clock = FixedClock(DEMO_NOW)
     clinic = Clinic(database, SETTINGS, clock)
     port = _free_port()
     config = uvicorn.Config(
-        create_web_app(clinic), host="127.0.0.1", port=port, log_level="warning"
+        create_web_app(clinic, station_for(clinic)),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -90,6 +101,12 @@ def live(demo_template: Path, tmp_path: Path) -> Iterator[LiveClinic]:
         server.should_exit = True
         thread.join(timeout=10)
         database.dispose()
+
+
+@pytest.fixture
+def live(demo_template: Path, tmp_path: Path) -> Iterator[LiveClinic]:
+    with live_clinic(demo_template, tmp_path) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ Exit codes: 0 done, 2 bad input, 3 refused (by the review or by the pump),
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -36,16 +35,14 @@ from thecal.cli.output import (
     user_errors,
 )
 from thecal.link.controller import (
-    ControllerLink,
     HandshakeRefused,
     LinkUnavailable,
     OutcomeUnknown,
-    identify,
 )
 from thecal.link.keys import DeviceSecret, parse_public_key
-from thecal.link.transports.tcp import TcpChannel, parse_address
+from thecal.link.transports.tcp import parse_address
 from thecal.programmer import clinician as workflows
-from thecal.programmer.calculations import CatheterData, bridge_bolus, priming_bolus
+from thecal.programmer.calculations import CatheterData, priming_bolus
 from thecal.programmer.clinician import (
     CommandResult,
     Outcome,
@@ -54,13 +51,13 @@ from thecal.programmer.clinician import (
     RefillRequest,
 )
 from thecal.programmer.connection import (
-    TCP_RETRY,
-    JournaledLink,
     ResolvedRequest,
-    connect_tcp,
-    resolve_pending,
+    Session,
+    open_session,
+    pair_tcp,
 )
-from thecal.programmer.home import ControllerHome, PumpPairing
+from thecal.programmer.home import ControllerHome
+from thecal.programmer.report import report_summary
 from thecal.programmer.review import Review
 from thecal.pump.commands import Accepted, Role
 from thecal.pump.payloads import InterrogationReport
@@ -112,12 +109,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-@dataclass
-class Connected:
-    link: JournaledLink
-    raw: ControllerLink
-    pairing: PumpPairing
-    resolved: list[ResolvedRequest]
+Connected = Session
+"""An open session with the paired pump (see `thecal.programmer.connection.open_session`)."""
 
 
 def no_answer(message: str) -> NoReturn:
@@ -140,7 +133,7 @@ def link_errors() -> Iterator[None]:
 
 
 @contextmanager
-def connected(state: Path | None, serial: str | None, role: Role) -> Iterator[Connected]:
+def connected(state: Path | None, serial: str | None, role: Role) -> Iterator[Session]:
     """Connect to the paired pump, first resending any request still unanswered."""
     with user_errors():
         home = ControllerHome.locate(state)
@@ -150,16 +143,11 @@ def connected(state: Path | None, serial: str | None, role: Role) -> Iterator[Co
                 f"this state directory is paired with {pairing.serial} as a {pairing.role.value} "
                 f"controller, not as a {role.value}"
             )
-    with link_errors():
-        raw = connect_tcp(home, pairing)
-        try:
-            resolved = resolve_pending(raw, home, pairing.serial)
-            yield Connected(JournaledLink(raw, home, pairing.serial), raw, pairing, resolved)
-        finally:
-            raw.close()
+    with link_errors(), open_session(home, pairing) as session:
+        yield session
 
 
-def show_resolved(resolved: list[ResolvedRequest]) -> None:
+def show_resolved(resolved: Sequence[ResolvedRequest]) -> None:
     for item in resolved:
         verdict = "carried out" if isinstance(item.response, Accepted) else "refused"
         console.print(
@@ -170,11 +158,13 @@ def show_resolved(resolved: list[ResolvedRequest]) -> None:
         )
 
 
-def resolved_json(resolved: list[ResolvedRequest]) -> list[Any]:
+def resolved_json(resolved: Sequence[ResolvedRequest]) -> list[Any]:
     return [plain(item) for item in resolved]
 
 
-def show_command(result: CommandResult, json_out: bool, resolved: list[ResolvedRequest]) -> None:
+def show_command(
+    result: CommandResult, json_out: bool, resolved: Sequence[ResolvedRequest]
+) -> None:
     if json_out:
         emit_json({"result": plain(result), "resolved_pending": resolved_json(resolved)})
     else:
@@ -269,59 +259,6 @@ def review_json(checked: Review) -> dict[str, Any]:
     }
 
 
-def _summary(report: InterrogationReport) -> list[tuple[str, str]]:
-    rx = report.prescription
-    rows = [
-        ("pump", f"{report.serial} ({report.model_id})"),
-        ("pump time", f"{report.local_time:%Y-%m-%d %H:%M}"),
-        ("therapy", f"{report.therapy.state.value}: {report.therapy.reason}"),
-        (
-            "delivering",
-            f"{report.therapy.dose_rate} ({report.therapy.volume_rate})"
-            if report.therapy.delivering
-            else "no",
-        ),
-        (
-            "prescription",
-            f"{rx.drug} {rx.concentration} {rx.mode.value} "
-            f"[{report.prescription_hash and report.prescription_hash[:16]}]"
-            if rx
-            else "none",
-        ),
-        (
-            "reservoir (estimated)",
-            f"{report.reservoir.estimated} of {report.reservoir.capacity}, "
-            f"{report.reservoir.drug} {report.reservoir.concentration}",
-        ),
-        (
-            "low-reservoir alarm",
-            f"{report.reservoir.low_alarm_at:%Y-%m-%d %H:%M}"
-            if report.reservoir.low_alarm_at
-            else "not projected",
-        ),
-        (
-            "battery",
-            f"{report.battery.state.value}"
-            + (
-                f", {float(report.battery.level) * 100:.1f} %"
-                if report.battery.level is not None
-                else ""
-            ),
-        ),
-    ]
-    if report.bolus is not None:
-        rows.append(
-            (
-                "bolus running",
-                f"{report.bolus.kind.value} {report.bolus.dose} until {report.bolus.ends_at:%H:%M}",
-            )
-        )
-    for alarm in report.alarms:
-        ack = " (acknowledged)" if alarm.acknowledged_at else ""
-        rows.append(("ALARM", f"{alarm.kind.value} [{alarm.priority.value}]{ack}"))
-    return rows
-
-
 # -- commands ----------------------------------------------------------------------------
 
 
@@ -337,30 +274,15 @@ def pair(
     with user_errors():
         home = ControllerHome.locate(state)
         card = DeviceSecret.parse(secret)
-        host, port = parse_address(pump)
+        parse_address(pump)
     with link_errors():
-        channel = TcpChannel(host, port)
-        try:
-            identity = identify(channel, TCP_RETRY)
-            link = ControllerLink(
-                channel,
-                home.key(),
-                identity.public_key,
-                identity.serial,
-                retry=TCP_RETRY,
-                hello_clock=home.next_hello,
-            )
-            welcome = link.pair(card, Role.CLINICIAN, label)
-        finally:
-            channel.close()
-    home.save_pairing(
-        PumpPairing(identity.serial, identity.model, identity.public_key, pump, welcome.role)
-    )
+        paired = pair_tcp(home, pump, card, Role.CLINICIAN, label)
+    identity, key_id = paired.pairing, paired.key_id
     result = {
         "serial": identity.serial,
         "model": identity.model,
-        "role": welcome.role,
-        "key_id": welcome.key_id,
+        "role": identity.role,
+        "key_id": key_id,
         "address": pump,
     }
     if json_out:
@@ -368,7 +290,7 @@ def pair(
     else:
         console.print(
             f"paired with pump {identity.serial} ({identity.model}) as "
-            f"{welcome.role.value}; this programmer's key id {welcome.key_id}",
+            f"{identity.role.value}; this programmer's key id {key_id}",
             markup=False,
         )
 
@@ -419,7 +341,7 @@ def interrogate(
         return
     show_resolved(c.resolved)
     table = Table(show_header=False)
-    for name, value in _summary(report):
+    for name, value in report_summary(report):
         table.add_row(name, value)
     if projection is not None and projection.refill_by is not None:
         table.add_row(
@@ -573,57 +495,44 @@ def _refill_preview(
     report: InterrogationReport,
     request: RefillRequest,
     json_out: bool,
-    resolved: list[ResolvedRequest],
+    resolved: Sequence[ResolvedRequest],
 ) -> None:
-    expected = report.reservoir.estimated
-    over = request.new_volume > report.reservoir.capacity
-    drug = (request.drug or report.reservoir.drug).strip().lower()
-    conc = request.concentration or report.reservoir.concentration
-    changed = drug != report.reservoir.drug or conc != report.reservoir.concentration
-    checked = (
-        workflows.review_against_pump(request.prescription, report)
-        if request.prescription is not None
-        else None
-    )
-    bridge = None
-    if changed and request.catheter is not None and report.prescription is not None:
-        model = find_pump_model(report.model_id)
-        bridge = bridge_bolus(model, request.catheter, report.prescription)
+    plan = workflows.plan_refill(report, request)
     data = {
         "sent": False,
-        "expected_remaining": expected,
-        "aspirated": request.aspirated,
-        "difference": request.aspirated - expected,
-        "capacity": report.reservoir.capacity,
-        "over_capacity": over,
-        "solution_change": changed,
-        "review": review_json(checked) if checked else None,
-        "bridge": plain(bridge),
+        "expected_remaining": plan.expected_remaining,
+        "aspirated": plan.aspirated,
+        "difference": plan.difference,
+        "capacity": plan.capacity,
+        "over_capacity": plan.over_capacity,
+        "solution_change": plan.solution_change,
+        "review": review_json(plan.review) if plan.review else None,
+        "bridge": plain(plan.bridge),
+        "refusal": plan.refusal,
     }
     if json_out:
         emit_json({**data, "resolved_pending": resolved_json(resolved)})
         return
     show_resolved(resolved)
     console.print(
-        f"expected remaining {expected}; you aspirated {request.aspirated} "
-        f"(difference {request.aspirated - expected})",
+        f"expected remaining {plan.expected_remaining}; you aspirated {plan.aspirated} "
+        f"(difference {plan.difference})",
         markup=False,
     )
-    if over:
-        console.print(
-            f"REFUSED: {request.new_volume} exceeds the capacity {report.reservoir.capacity}",
-            markup=False,
-        )
-    if changed:
+    if plan.solution_change:
         console.print(
             f"solution change: {report.reservoir.drug} "
-            f"{report.reservoir.concentration} -> {drug} {conc}",
+            f"{report.reservoir.concentration} -> {plan.drug} {plan.concentration}",
             markup=False,
         )
-    if checked is not None:
-        _show_review(checked)
-    if bridge is not None:
-        console.print(f"bridge bolus {bridge.volume} over {bridge.duration}", markup=False)
+    if plan.review is not None:
+        _show_review(plan.review)
+    if plan.bridge is not None:
+        console.print(
+            f"bridge bolus {plan.bridge.volume} over {plan.bridge.duration}", markup=False
+        )
+    if plan.refusal is not None:
+        console.print(f"NOT READY: {plan.refusal}", markup=False)
     console.print("preview only: nothing sent. Re-run with --confirm to refill.", markup=False)
 
 

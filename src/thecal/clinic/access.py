@@ -13,7 +13,16 @@ from enum import StrEnum
 
 from thecal.clinic.errors import Forbidden
 
-__all__ = ["ROLE_PERMISSIONS", "Actor", "Permission", "Role", "authorize", "can"]
+__all__ = [
+    "PUMP_ACTION_PERMISSIONS",
+    "ROLE_PERMISSIONS",
+    "Actor",
+    "Permission",
+    "PumpAction",
+    "Role",
+    "authorize",
+    "can",
+]
 
 
 class Role(StrEnum):
@@ -78,6 +87,34 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.PATIENT_READ, Permission.PAIN_ASSESSMENT_WRITE, Permission.FHIR_EXPORT}
     ),
 }
+
+
+class PumpAction(StrEnum):
+    """What a clinician programmer does to a pump over the telemetry link."""
+
+    PAIR = "pair"
+    INTERROGATE = "interrogate"
+    ALARM_TEST = "alarm_test"
+    REFILL = "refill"
+    PROGRAM = "program"
+    STOP = "stop"
+    RESUME = "resume"
+
+
+PUMP_ACTION_PERMISSIONS: dict[PumpAction, Permission] = {
+    # Reading the pump (and pairing to read it, and sounding its alarm tones so the
+    # patient knows them) is what importing an interrogation needs.
+    PumpAction.PAIR: Permission.INTERROGATION_IMPORT,
+    PumpAction.INTERROGATE: Permission.INTERROGATION_IMPORT,
+    PumpAction.ALARM_TEST: Permission.INTERROGATION_IMPORT,
+    PumpAction.REFILL: Permission.REFILL_WRITE,
+    # Anything that changes what the pump delivers is a prescriber's decision: a refill
+    # that writes a prescription (a new drug or concentration) needs this one too.
+    PumpAction.PROGRAM: Permission.PRESCRIBE,
+    PumpAction.STOP: Permission.PRESCRIBE,
+    PumpAction.RESUME: Permission.PRESCRIBE,
+}
+"""The permission each pump action needs: the same as the clinic record it corresponds to."""
 
 
 @dataclass(frozen=True)

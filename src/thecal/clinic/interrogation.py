@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -172,6 +173,15 @@ class InterrogationDocument(_Strict):
     event_log: list[EventRecord] = Field(default_factory=list, max_length=100_000)
 
 
+REPORTED_VOLUME = Volume(Fraction(1, 10**9))
+"""Reported volumes are written down truncated to 10⁻⁹ mL (what the programmer prints):
+the pump's estimate, computed from programmed delivery, rarely has an exact decimal."""
+
+
+def _reported(volume: Volume) -> str:
+    return format_quantity(volume.floor_to(REPORTED_VOLUME))
+
+
 def _aware(local: datetime | None, tz: tzinfo) -> datetime | None:
     if local is None:
         return None
@@ -201,8 +211,8 @@ def from_pump_report(
             "status": {
                 "mode": report.therapy.state.value,
                 "delivering": report.therapy.delivering,
-                "reservoir_estimate": format_quantity(report.reservoir.estimated),
-                "low_reservoir_threshold": format_quantity(report.reservoir.low_threshold),
+                "reservoir_estimate": _reported(report.reservoir.estimated),
+                "low_reservoir_threshold": _reported(report.reservoir.low_threshold),
                 "prescription_hash": report.prescription_hash,
                 "battery": {
                     "state": battery.state.value,

@@ -79,6 +79,7 @@ __all__ = [
     "Outcome",
     "ProgramResult",
     "ProgrammerError",
+    "RefillPlan",
     "RefillRequest",
     "RefillResult",
     "ReplacementPlan",
@@ -89,6 +90,7 @@ __all__ = [
     "interrogate",
     "minimum_rate",
     "next_refill",
+    "plan_refill",
     "plan_replacement",
     "post_mri_check",
     "program",
@@ -296,71 +298,127 @@ class RefillResult:
     next_refill: ReservoirProjection | None = None
 
 
+@dataclass(frozen=True)
+class RefillPlan:
+    """What a refill would do, decided from an interrogation before anything is sent.
+
+    `refill` sends nothing unless `refusal` is None; a preview (the command line without
+    ``--confirm``, the clinic's pump session page) shows the same plan, so what the
+    clinician reviews is exactly what the refill checks. Volumes in mL as exact
+    quantities; `difference` is aspirated minus expected (negative: less came back)."""
+
+    expected_remaining: Volume
+    """The pump's estimate of what is left (calculated from programmed delivery)."""
+    aspirated: Volume
+    difference: Volume
+    capacity: Volume
+    new_volume: Volume
+    drug: str
+    concentration: Concentration
+    solution_change: bool
+    """The drug or concentration differs from what the reservoir holds."""
+    review: Review | None = None
+    """The safety review of the prescription to write with the refill, if any."""
+    confirmation: Confirmation | None = None
+    bridge: BridgePlan | None = None
+    refusal: str | None = None
+    """Why nothing would be sent (the first check that failed); None: ready to send."""
+    awaiting_reasons: bool = False
+    """Every check passes except that soft-limit warnings still need their reasons."""
+
+    @property
+    def over_capacity(self) -> bool:
+        return self.new_volume > self.capacity
+
+    @property
+    def needs_reasons(self) -> tuple[Rule, ...]:
+        """Soft-limit warnings still without a reason."""
+        return self.confirmation.missing_reasons if self.confirmation is not None else ()
+
+
+def plan_refill(
+    before: InterrogationReport, request: RefillRequest, library: DrugLibrary | None = None
+) -> RefillPlan:
+    """Every check `refill` makes before sending, in the same order, as a pure function
+    of the interrogation: fill within capacity, a prescription matching a new solution,
+    the catheter data and a bridge bolus that fits one pump bolus, and a confirmed review
+    (every soft-limit warning with a reason). The first failure becomes `refusal`; the
+    parts that could be computed are filled in either way, for the preview."""
+    library = library or default_library()
+    expected = before.reservoir.estimated
+    drug = (request.drug or before.reservoir.drug).strip().lower()
+    concentration = request.concentration or before.reservoir.concentration
+    changed = drug != before.reservoir.drug or concentration != before.reservoir.concentration
+    refusals: list[str] = []
+    capacity = before.reservoir.capacity
+    if request.new_volume > capacity or request.new_volume.amount <= 0:
+        refusals.append(
+            f"refused: the fill volume {request.new_volume} must be more than zero and at most "
+            f"the reservoir capacity {capacity} (overfilling is a risk factor for over-infusion)"
+        )
+    rx = request.prescription
+    matches = rx is not None and rx.drug == drug and rx.concentration == concentration
+    bridge: BridgePlan | None = None
+    if changed:
+        if rx is None:
+            refusals.append(
+                "a drug or concentration change needs the prescription for the new solution"
+            )
+        elif not matches:
+            refusals.append(
+                f"the prescription is for {rx.drug} at {rx.concentration}, the new solution is "
+                f"{drug} at {concentration}"
+            )
+        if before.prescription is not None and before.prescription.delivers:
+            if request.catheter is None:
+                refusals.append(
+                    "the bridge bolus needs the catheter data (model and implanted length)"
+                )
+            else:
+                bridge = bridge_bolus(
+                    _pump_model(before), request.catheter, before.prescription, concentration
+                )
+                if not bridge.fits_one_bolus:
+                    refusals.append(
+                        f"the bridge bolus would take {bridge.duration} (the old solution "
+                        f"{bridge.volume} at the old {bridge.old_volume_rate}), longer than one "
+                        f"pump bolus may last ({MAX_PUMP_BOLUS}); plan the change another way"
+                    )
+    checked: Review | None = None
+    confirmation: Confirmation | None = None
+    if rx is not None and (matches or not changed):
+        checked = review_against_pump(rx, before, library, request.last_increase_at)
+        confirmation = checked.confirm(request.reasons)
+        if not confirmation.confirmed:
+            refusals.append(f"the new prescription is not confirmed: {confirmation.explain()}")
+    awaiting = (
+        len(refusals) == 1
+        and confirmation is not None
+        and not confirmation.refusals
+        and bool(confirmation.missing_reasons)
+    )
+    return RefillPlan(
+        expected, request.aspirated, request.aspirated - expected, capacity,
+        request.new_volume, drug, concentration, changed, checked, confirmation, bridge,
+        refusals[0] if refusals else None, awaiting,
+    )  # fmt: skip
+
+
 def refill(
     link: Sender, request: RefillRequest, library: DrugLibrary | None = None
 ) -> RefillResult:
     """The refill workflow (see module docstring). Checks that need no pump change run
-    first, so a refused plan changes nothing."""
+    first (`plan_refill`), so a refused plan changes nothing."""
     library = library or default_library()
     before = interrogate(link)
-    expected = before.reservoir.estimated
-    capacity = before.reservoir.capacity
-    if request.new_volume > capacity or request.new_volume.amount <= 0:
+    plan = plan_refill(before, request, library)
+    expected = plan.expected_remaining
+    if plan.refusal is not None:
         return RefillResult(
-            Outcome.NOT_SENT,
-            f"refused: the fill volume {request.new_volume} must be more than zero and at most "
-            f"the reservoir capacity {capacity} (overfilling is a risk factor for over-infusion)",
-            expected,
+            Outcome.NOT_SENT, plan.refusal, expected, review=plan.review, bridge=plan.bridge
         )
-    drug = (request.drug or before.reservoir.drug).strip().lower()
-    concentration = request.concentration or before.reservoir.concentration
-    changed = drug != before.reservoir.drug or concentration != before.reservoir.concentration
-    checked: Review | None = None
-    bridge: BridgePlan | None = None
-    rx = request.prescription
-    if changed:
-        if rx is None:
-            return RefillResult(
-                Outcome.NOT_SENT,
-                "a drug or concentration change needs the prescription for the new solution",
-                expected,
-            )
-        if rx.drug != drug or rx.concentration != concentration:
-            return RefillResult(
-                Outcome.NOT_SENT,
-                f"the prescription is for {rx.drug} at {rx.concentration}, the new solution is "
-                f"{drug} at {concentration}",
-                expected,
-            )
-        if before.prescription is not None and before.prescription.delivers:
-            if request.catheter is None:
-                return RefillResult(
-                    Outcome.NOT_SENT,
-                    "the bridge bolus needs the catheter data (model and implanted length)",
-                    expected,
-                )
-            bridge = bridge_bolus(
-                _pump_model(before), request.catheter, before.prescription, concentration
-            )
-            if not bridge.fits_one_bolus:
-                return RefillResult(
-                    Outcome.NOT_SENT,
-                    f"the bridge bolus would take {bridge.duration} (the old solution "
-                    f"{bridge.volume} at the old {bridge.old_volume_rate}), longer than one "
-                    f"pump bolus may last ({MAX_PUMP_BOLUS}); plan the change another way",
-                    expected,
-                    bridge=bridge,
-                )
-    if rx is not None:
-        checked = review_against_pump(rx, before, library, request.last_increase_at)
-        confirmation = checked.confirm(request.reasons)
-        if not confirmation.confirmed:
-            return RefillResult(
-                Outcome.NOT_SENT,
-                f"the new prescription is not confirmed: {confirmation.explain()}",
-                expected,
-                review=checked,
-            )
+    drug, concentration = plan.drug, plan.concentration
+    checked, bridge = plan.review, plan.bridge
     registered = _send(link, RegisterRefill(request.aspirated, request.new_volume, drug,
                                             concentration))  # fmt: skip
     if not registered.accepted:

@@ -7,27 +7,39 @@ arrives the entry is removed. If the process dies, or the link stays down past t
 retry budget, the entry remains, and `resolve_pending` resends it on the next connection
 (same id, same body: the pump answers from memory and does nothing twice). So a
 programmer always ends knowing whether a bolus was given or a prescription written.
+
+`pair_tcp` enrols this controller with a served pump using the device secret from the
+implant card, and `open_session` is how every later use begins: handshake, then the
+journal's unanswered requests are resolved before anything new is sent. The command
+line and the clinic's pump session page both use them, so both behave the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from thecal.link.codec import Decoded
-from thecal.link.controller import ControllerLink, OutcomeUnknown, RetryPolicy
-from thecal.link.keys import StaticKey
+from thecal.link.controller import ControllerLink, OutcomeUnknown, RetryPolicy, identify
+from thecal.link.keys import DeviceSecret, StaticKey
 from thecal.link.messages import Call, LinkCommand
 from thecal.link.transports.tcp import TcpChannel, parse_address
 from thecal.programmer.home import ControllerHome, PendingRequest, PumpPairing
-from thecal.pump.commands import Command, Response
+from thecal.pump.commands import Command, Response, Role
 
 __all__ = [
     "TCP_RETRY",
     "JournaledLink",
+    "Paired",
     "ResolvedRequest",
     "Sender",
+    "Session",
+    "WrongPump",
     "connect_tcp",
+    "open_session",
+    "pair_tcp",
     "resolve_pending",
 ]
 
@@ -102,6 +114,98 @@ def connect_tcp(
         retry=retry or TCP_RETRY,
         hello_clock=home.next_hello,
     )
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open link to one paired pump: `link` journals every request (use it for
+    commands), `raw` is the link underneath, `resolved` what the pump said about the
+    requests left unanswered by an earlier session."""
+
+    link: JournaledLink
+    raw: ControllerLink
+    pairing: PumpPairing
+    resolved: tuple[ResolvedRequest, ...]
+
+
+@contextmanager
+def open_session(
+    home: ControllerHome,
+    pairing: PumpPairing,
+    retry: RetryPolicy | None = None,
+    address: str | None = None,
+) -> Iterator[Session]:
+    """Connect to a paired pump (at `address` when it moved since pairing), open the
+    secure session, then resend every request still unanswered from an earlier session
+    before the caller sends anything new.
+
+    The handshake comes first so that a pump that cannot be reached raises
+    `LinkUnavailable` (or `HandshakeRefused`) with nothing sent and nothing journaled;
+    only a request sent and then left unanswered raises `OutcomeUnknown`."""
+    if address is not None and address != pairing.address:
+        pairing = replace(pairing, address=address)
+    raw = connect_tcp(home, pairing, retry)
+    try:
+        raw.connect()
+        resolved = resolve_pending(raw, home, pairing.serial)
+        yield Session(JournaledLink(raw, home, pairing.serial), raw, pairing, tuple(resolved))
+    finally:
+        raw.close()
+
+
+class WrongPump(ValueError):
+    """The pump at the address is not the one the caller meant (nothing was paired)."""
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A pairing made and saved: the pump, and this controller's key id as enrolled."""
+
+    pairing: PumpPairing
+    key_id: str
+
+
+def pair_tcp(
+    home: ControllerHome,
+    address: str,
+    secret: DeviceSecret,
+    role: Role = Role.CLINICIAN,
+    label: str = "clinician programmer",
+    *,
+    serial: str | None = None,
+    retry: RetryPolicy | None = None,
+) -> Paired:
+    """Enrol this controller with the pump at `address` (``host:port``) using the device
+    secret from its implant card, while the pump's pairing window is open, and save the
+    pairing in `home`. With `serial`, a pump answering with another serial is refused
+    with `WrongPump` before any secret is used.
+
+    Raises `HandshakeRefused` (wrong secret, window closed, pairing locked, ...),
+    `LinkUnavailable` or `LinkDown` (no answer), `ValueError` for a malformed address."""
+    host, port = parse_address(address)
+    channel = TcpChannel(host, port)
+    policy = retry or TCP_RETRY
+    try:
+        identity = identify(channel, policy)
+        if serial is not None and identity.serial != serial:
+            raise WrongPump(
+                f"the pump at {address} is {identity.serial!r}, not {serial!r}: nothing was paired"
+            )
+        link = ControllerLink(
+            channel,
+            home.key(),
+            identity.public_key,
+            identity.serial,
+            retry=policy,
+            hello_clock=home.next_hello,
+        )
+        welcome = link.pair(secret, role, label)
+    finally:
+        channel.close()
+    pairing = PumpPairing(identity.serial, identity.model, identity.public_key, address,
+                          welcome.role)  # fmt: skip
+    home.save_pairing(pairing)
+    return Paired(pairing, welcome.key_id)
 
 
 __all__ += ["OutcomeUnknown"]

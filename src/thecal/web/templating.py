@@ -4,6 +4,7 @@ with filters that show dates, times and quantities the one way the clinic reads 
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from thecal.clinic.access import Actor, Permission, Role, can
+from thecal.therapy.quantities import decimal_text
 from thecal.web.security import CSRF_FIELD, CSRF_HEADER, csrf_token_of
 
-__all__ = ["TEMPLATES", "format_day", "format_when", "render"]
+__all__ = ["TEMPLATES", "format_day", "format_decimal", "format_when", "render"]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.trim_blocks = True
@@ -51,8 +53,14 @@ def format_day(value: datetime | date | None, tz: tzinfo | None = None) -> str:
     return value.isoformat()
 
 
+def format_decimal(value: Fraction | int, places: int = 2) -> str:
+    """A ratio or percentage as decimal text, truncated at `places` (never rounded up)."""
+    return decimal_text(Fraction(value), places)
+
+
 TEMPLATES.env.filters["when"] = format_when
 TEMPLATES.env.filters["day"] = format_day
+TEMPLATES.env.filters["decimal"] = format_decimal
 
 
 def _context(request: Request, actor: Actor | None, extra: dict[str, Any]) -> dict[str, Any]:

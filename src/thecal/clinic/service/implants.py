@@ -43,6 +43,7 @@ __all__ = [
     "ScheduleView",
     "active_implant",
     "explant",
+    "find_active_by_serial",
     "get_implant",
     "implant_pump",
     "implant_view",
@@ -303,6 +304,18 @@ def explant(call: Call, implant_id: int, form: ExplantForm) -> ImplantView:
 
 def get_implant(call: Call, implant_id: int) -> ImplantView:
     implant = load(call, Implant, implant_id, "implant")
+    authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
+    return implant_view(call, implant)
+
+
+def find_active_by_serial(call: Call, serial: str) -> ImplantView | None:
+    """The active implant with this pump serial, if the clinic has one (a pump in reach
+    of the programmer is matched to its patient this way)."""
+    implant = call.session.scalars(
+        select(Implant).where(Implant.serial == serial, Implant.status == ImplantStatus.ACTIVE)
+    ).first()
+    if implant is None:
+        return None
     authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
     return implant_view(call, implant)
 

@@ -11,6 +11,7 @@ from thecal.web.pages import (
     patients,
     portal,
     prescription,
+    pump_session,
     refill,
     sign_in,
 )
@@ -27,5 +28,6 @@ ROUTERS: list[APIRouter] = [
     implant.router,
     prescription.router,
     refill.router,
+    pump_session.router,
     admin.router,
 ]

@@ -26,6 +26,7 @@ from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.units import format_quantity, parse_dose_rate
 from thecal.web.charts import Chart, ChartPoint, time_chart
 from thecal.web.forms import WHOLE_FORM, field_messages, labelled, service_message
+from thecal.web.pumps import ProgrammerStation, PumpInReach
 from thecal.web.security import require_csrf
 from thecal.web.session import ClinicDep, PageActor
 from thecal.web.templating import render
@@ -325,7 +326,16 @@ def patient_detail(
         entries=timeline(page, readings, visits),
         rx_words=words,
         charts=[pain_chart(page, tz), dose_chart(page, unit, now, tz), reservoir_chart(curve, tz)],
+        pump_in_reach=_pump_in_reach(request, page.implant.serial if page.implant else None),
     )
+
+
+def _pump_in_reach(request: Request, serial: str | None) -> PumpInReach | None:
+    """The implant's pump, when this server's programmer station reaches it."""
+    station: ProgrammerStation | None = request.app.state.station
+    if station is None or serial is None:
+        return None
+    return station.pump(serial)
 
 
 def _age(birth: Any, now: datetime) -> int:
