@@ -450,9 +450,13 @@ class DemoSystem:
         """Stop every twin's thread, bring it up to date and save it; release the database."""
         for running in self._running.values():
             running.served.request_stop()
-        for running in self._running.values():
-            running.thread.join()
-            running.served.stop()
+        # Each stop waits for its server's poll loop to notice: stop them side by side.
+        running_twins = list(self._running.values())
+        stoppers = [threading.Thread(target=_stop_twin, args=(r,)) for r in running_twins]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         self._running.clear()
         self.database.dispose()
 
@@ -466,6 +470,11 @@ class DemoSystem:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _stop_twin(running: _RunningTwin) -> None:
+    running.thread.join()
+    running.served.stop()
 
 
 def _listen(served: ServedPump, host: str, port: int | None) -> tuple[str, int]:
