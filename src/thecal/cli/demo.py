@@ -95,6 +95,7 @@ def _address(sock: socket.socket) -> str:
 
 def _report(system: Any, url: str, speed: float) -> dict[str, Any]:
     from thecal.clinic.demo import DEMO_NOTES, DEMO_PASSWORDS
+    from thecal.web.demo_system import PAIRING_WINDOW
 
     return {
         "url": url,
@@ -103,6 +104,7 @@ def _report(system: Any, url: str, speed: float) -> dict[str, Any]:
         "speed": speed,
         "speed_text": speed_text(speed),
         "clinic_time": system.clock.now(),
+        "pairing_window_hours": PAIRING_WINDOW.total_seconds() / 3600,
         "accounts": [
             {"username": name, "role": role, "password": password}
             for name, (role, password) in DEMO_PASSWORDS.items()
@@ -122,8 +124,8 @@ def _print_report(report: dict[str, Any]) -> None:
         f"  open     {report['url']}",
         f"  time     simulated: {report['speed_text']} (clinic and pumps alike); "
         f"now {report['clinic_time']:%Y-%m-%d %H:%M} {report['clinic_time']:%Z}",
-        f"  pumps    {len(report['pumps'])} pump twins running, pairing open for "
-        "12 real hours (the programmer knows their implant cards)",
+        f"  pumps    {len(report['pumps'])} pump twins running on this machine, pairing open "
+        f"for {report['pairing_window_hours']:g} real hours (the programmer has their cards)",
         f"  data     {report['directory']}",
         "",
         "  sign in with a demo account:",
@@ -148,7 +150,9 @@ def demo(
         help="The demo's directory (created on first start); default $THECAL_DEMO_DIR, "
         "else thecal/demo in your user data directory.",
     ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve the clinic on."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to serve the clinic on (the pumps stay local)."
+    ),
     port: int = typer.Option(8000, "--port", help="Port to serve the clinic on (0: any)."),
     speed: float = typer.Option(
         60.0, "--speed", help="Simulated time runs this many times faster (60: 1 min = 1 h)."
@@ -191,7 +195,6 @@ def demo(
                 speed=speed,
                 start=datetime.now(UTC).replace(microsecond=0),
                 settings=_settings(None, None, None),
-                host=host,
             )
     except BaseException:
         sock.close()

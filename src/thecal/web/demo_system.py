@@ -392,7 +392,7 @@ class DemoSystem:
         clinic = Clinic(database, replace(settings, timezone=timezone), clock)
         records = implant_records(clinic)
         skipped = tuple(
-            f"{r.patient}'s {device_profile(r.model).model.label} has no telemetry: no twin"
+            f"{r.patient}'s pump ({r.model}) has no electronics, so no telemetry: no twin"
             for r in records
             if not device_profile(r.model).electronics
         )
