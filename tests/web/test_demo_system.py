@@ -336,3 +336,20 @@ def test_a_directory_that_is_not_a_demo_is_never_wiped_or_used(
     with pytest.raises(ValueError, match="not a thecal demo directory"):
         open_demo(tmp_path, demo_template, wall)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_a_restart_keeps_each_twin_at_its_address_so_a_saved_pairing_still_works(
+    demo_template: Path, tmp_path: Path, wall: Wall
+) -> None:
+    with open_demo(tmp_path / "demo", demo_template, wall) as first:
+        addresses = {p.serial: p.address for p in first.station.pumps}
+        pump = first.station.pumps[0]
+        pair_and_interrogate(first.station.home, pump)
+    with open_demo(tmp_path / "demo", demo_template, wall) as again:
+        assert {p.serial: p.address for p in again.station.pumps} == addresses
+        saved = ControllerHome(again.station.home).pairing(pump.serial)
+        link = connect_tcp(ControllerHome(again.station.home), saved)  # no pairing again
+        try:
+            assert interrogate(link).serial == pump.serial
+        finally:
+            link.close()

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -364,11 +364,11 @@ class DemoSystem:
         marker = read_json(marker_file) if marker_file.is_file() else None
         if marker is not None and marker.get("format") != MARKER_FORMAT:
             raise ValueError(f"{marker_file}: not a thecal demo marker ({MARKER_FORMAT})")
-        first_start = marker is None or not marker.get("seeded")
         private_directory(directory)
         database_file = directory / DATABASE_FILE
-        if first_start:
-            moment = start or datetime.now().astimezone()
+        if marker is None or not marker.get("seeded"):
+            first_start = True
+            moment = start or datetime.now(UTC).replace(microsecond=0)
             if moment.tzinfo is None:
                 raise ValueError("start: give a time-zone aware moment")
             # An interrupted first start leaves a half-seeded database: start it over.
@@ -381,28 +381,28 @@ class DemoSystem:
             anchor = ClockAnchor(moment, wall(), speed)
             marker = {"format": MARKER_FORMAT, "seeded": True, "timezone": timezone, "ports": {}}
         else:
-            assert marker is not None
+            first_start = False
             timezone = str(marker["timezone"])
             anchor = ClockAnchor.from_json(marker["clock"]).continued(wall(), speed)
         marker["clock"] = anchor.to_json()
         atomic_write_json(marker_file, marker)
         database = Database(f"sqlite:///{database_file}")
-        migrate.upgrade(database)  # a demo made by an older thecal gets the newer schema
         clock = AcceleratedClock(anchor, wall)
         clinic = Clinic(database, replace(settings, timezone=timezone), clock)
-        records = implant_records(clinic)
-        skipped = tuple(
-            f"{r.patient}'s pump ({r.model}) has no electronics, so no telemetry: no twin"
-            for r in records
-            if not device_profile(r.model).electronics
-        )
-        system = cls(directory, database, clinic, clock, first_start, skipped)
+        system = cls(directory, database, clinic, clock, first_start, ())
         try:
-            system._start_twins(records, timezone, host, marker, wall)
+            migrate.upgrade(database)  # a demo made by an older thecal gets the newer schema
+            records = implant_records(clinic)
+            system.skipped = tuple(
+                f"{r.patient}'s pump ({r.model}) has no electronics, so no telemetry: no twin"
+                for r in records
+                if not device_profile(r.model).electronics
+            )
+            system._start_twins(records, timezone, host, marker.get("ports", {}))
         except BaseException:
             system.close()
             raise
-        marker["ports"] = {s: r.address[1] for s, r in system._running.items()}
+        marker["ports"] = {serial: r.address[1] for serial, r in system._running.items()}
         atomic_write_json(marker_file, marker)
         return system
 
@@ -411,8 +411,7 @@ class DemoSystem:
         records: list[ImplantRecord],
         timezone: str,
         host: str,
-        marker: dict[str, Any],
-        wall: Callable[[], float],
+        ports: dict[str, int],
     ) -> None:
         pump_clock = self.clock.pump_clock(timezone)
         pumps: list[PumpInReach] = []
@@ -422,11 +421,11 @@ class DemoSystem:
             folder = self.directory / PUMPS_DIR / _safe_name(record.serial)
             # A twin that exists already has lived on since; only a new one is planned.
             plan = None if (folder / STATE_FILE).exists() else twin_plan(record, timezone)
-            served = ServedPump.open(folder, plan, clock=pump_clock, wall=wall)
+            served = ServedPump.open(folder, plan, clock=pump_clock)
             try:
                 # the window is the clinician's time: wall-clock, whatever the speed
                 served.open_pairing(PAIRING_WINDOW * self.clock.anchor.speed)
-                address = _listen(served, host, marker.get("ports", {}).get(record.serial))
+                address = _listen(served, host, ports.get(record.serial))
             except BaseException:
                 served.stop()
                 raise
