@@ -353,3 +353,11 @@ def test_a_restart_keeps_each_twin_at_its_address_so_a_saved_pairing_still_works
             assert interrogate(link).serial == pump.serial
         finally:
             link.close()
+
+
+def test_a_first_start_without_example_prescriptions_says_what_is_missing(
+    tmp_path: Path, wall: Wall
+) -> None:
+    with pytest.raises(ValueError, match="no example prescriptions"):
+        DemoSystem.open(tmp_path / "demo", settings=SETTINGS, examples=tmp_path / "nowhere",
+                        wall=wall)  # fmt: skip
