@@ -3,7 +3,7 @@
 
 Needs only Python 3.11+ on the machine:
 
-    python3 dev.py demo     # the main job
+    python3 dev.py demo     # the main job: `thecal demo` (extra arguments are passed on)
     python3 dev.py test     # lint, type checks and the whole test suite
     python3 dev.py bench    # the benchmarks (their own command; tests never time anything)
     python3 dev.py shell    # print how to activate the environment
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
         return 2
     ensure_environment()
     if job == "demo":
-        return run(str(BIN / "thecal"), "tour", *extra)
+        return run(str(BIN / "thecal"), "demo", *extra)
     if job == "test":
         return test(extra)
     if job == "bench":

@@ -6,6 +6,7 @@ import typer
 
 from thecal.cli import calc, therapy, tour
 from thecal.cli import clinic as clinic_cli
+from thecal.cli import demo as demo_cli
 from thecal.cli import science as science_cli
 from thecal.cli.output import OneLineErrorsCommand, OneLineErrorsGroup
 from thecal.cli.patient import patient_app
@@ -44,6 +45,8 @@ app.add_typer(programmer_app, name="programmer")
 app.add_typer(patient_app, name="patient")
 # Clinic service.
 app.add_typer(clinic_cli.app, name="clinic")
+# The whole system: the demo clinic with live pump twins.
+app.command("demo", cls=OneLineErrorsCommand)(demo_cli.demo)
 
 
 def run() -> None:

@@ -47,7 +47,7 @@ from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.quantities import decimal_text
 from thecal.therapy.units import format_quantity
 
-__all__ = ["DEMO_PASSWORDS", "DemoSummary", "default_examples_dir", "seed_demo"]
+__all__ = ["DEMO_NOTES", "DEMO_PASSWORDS", "DemoSummary", "default_examples_dir", "seed_demo"]
 
 DEMO_PASSWORDS = {
     "admin": ("administrator", "demo-admin-password"),
@@ -56,6 +56,15 @@ DEMO_PASSWORDS = {
     "pharm.lind": ("pharmacist", "demo-pharmacist-password"),
     "pat.moreau": ("patient", "demo-patient-password"),
 }
+
+DEMO_NOTES = (
+    "Henrik Larsen's baclofen refill is overdue (high risk: escalations planned)",
+    "Amira Haddad's last refill returned far less than expected (discrepancy)",
+    "Daniel Fischer's pump nears its replacement date; Owen Price's pump reports ERI",
+    "Sofia Rossi has a constant-flow pump (fixed 1 mL/day)",
+    "Nadia Petrova is a candidate: screened and trialled, not yet implanted",
+)
+"""The situations the demo clinic is seeded with, for the newcomer to find."""
 
 
 def default_examples_dir() -> Path | None:
@@ -498,11 +507,5 @@ def seed_demo(
         )
         seeder.write(lambda call, form=form: users.create_user(call, form))
         seeder.summary.users[username] = password
-    seeder.summary.notes += [
-        "Henrik Larsen's baclofen refill is overdue (high risk: escalations planned)",
-        "Amira Haddad's last refill returned far less than expected (discrepancy)",
-        "Daniel Fischer's pump nears its replacement date; Owen Price's pump reports ERI",
-        "Sofia Rossi has a constant-flow pump (fixed 1 mL/day)",
-        "Nadia Petrova is a candidate: screened and trialled, not yet implanted",
-    ]
+    seeder.summary.notes += DEMO_NOTES
     return seeder.summary

@@ -35,6 +35,7 @@ from thecal.link.pump_state import PumpLinkState
 from thecal.link.storage import atomic_write_bytes, atomic_write_json, private_directory, read_json
 from thecal.link.transports.tcp import TcpPumpServer
 from thecal.pump import PumpTwin
+from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import Concentration, Volume
 from thecal.therapy.units import format_quantity, parse_concentration, parse_volume
 
@@ -71,7 +72,10 @@ class WallClock:
 
 @dataclass(frozen=True)
 class ImplantSpec:
-    """What the first start implants (as filled and purged in the operating room)."""
+    """What the first start implants (as filled and purged in the operating room).
+
+    A pump that has been in the patient for a while (the demo's twins) starts with the
+    prescription programmed at the last visit and the battery already partly used."""
 
     model: str
     serial: str
@@ -81,6 +85,11 @@ class ImplantSpec:
     catheter_volume: Volume | None
     primed: bool
     start: datetime
+    """The pump's clock at the first start (naive pump-local time)."""
+    prescription: Prescription | None = None
+    """Already programmed (None: stopped, waiting for its first prescription)."""
+    battery_charge: Fraction = Fraction(1)
+    """Charge left, a fraction of capacity (1: a new pump)."""
 
 
 class ServedPump:
@@ -123,22 +132,29 @@ class ServedPump:
         implant: ImplantSpec | None,
         speed: float = 1.0,
         wall: Callable[[], float] = time.time,
+        clock: WallClock | None = None,
     ) -> ServedPump:
         """Restore from `directory`, or implant from `implant` if it holds no pump yet.
-        `ValueError` when there is neither."""
+        `ValueError` when there is neither.
+
+        A restored twin catches up on the time it was down. Without `clock` it runs on
+        its own mapping from now (`speed`, `wall`); with `clock` (the demo shares one with
+        its clinic, so both show the same time) it catches up to that clock and runs on it."""
         state_file = directory / STATE_FILE
         if state_file.exists():
             data = read_json(state_file)
             twin = PumpTwin.restore(data["twin"])
             link_state = PumpLinkState.from_dict(data["link"])
-            anchor = data["clock"]
-            gap = max(0.0, wall() - float(anchor["wall"])) * float(anchor["speed"])
-            caught_up = datetime.fromisoformat(anchor["twin"]) + timedelta(seconds=gap)
+            if clock is None:
+                anchor = data["clock"]
+                gap = max(0.0, wall() - float(anchor["wall"])) * float(anchor["speed"])
+                caught_up = datetime.fromisoformat(anchor["twin"]) + timedelta(seconds=gap)
+            else:
+                caught_up = clock.now()
             if caught_up > twin.now:
                 twin.advance(caught_up)
-            served = cls(directory, twin, link_state, WallClock(twin.now, wall(), speed, wall),
-                         first_start=False)  # fmt: skip
-            return served
+            clock = clock or WallClock(twin.now, wall(), speed, wall)
+            return cls(directory, twin, link_state, clock, first_start=False)
         if implant is None:
             raise ValueError(
                 f"{directory} holds no pump yet: give the implant details "
@@ -153,9 +169,12 @@ class ServedPump:
             serial=implant.serial,
             catheter_volume=implant.catheter_volume,
             primed=implant.primed,
+            prescription=implant.prescription,
+            battery_charge=implant.battery_charge,
         )
         link_state = PumpLinkState.new(implant.serial, implant.model)
-        served = cls(directory, twin, link_state, WallClock(twin.now, wall(), speed, wall), True)
+        served = cls(directory, twin, link_state, clock or WallClock(twin.now, wall(), speed, wall),
+                     first_start=True)  # fmt: skip
         served.save()
         served.write_card()
         return served

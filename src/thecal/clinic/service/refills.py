@@ -56,6 +56,7 @@ __all__ = [
     "RefillForm",
     "RefillView",
     "expectation_view_from",
+    "expected_reservoir",
     "list_refills",
     "record_refill",
     "refill_expectation",
@@ -195,6 +196,17 @@ def refill_expectation(
     implant = load(call, Implant, implant_id, "implant")
     authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
     return _expectation_view(_expectation(call, implant, at or call.now))
+
+
+def expected_reservoir(
+    call: Call, implant_id: int, at: datetime | None = None
+) -> Expectation | None:
+    """The exact range the reservoir should hold now (or at `at`): the same expectation
+    as `refill_expectation`, as quantities (for a twin filled to match the record)."""
+    implant = load(call, Implant, implant_id, "implant")
+    authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
+    found = _expectation(call, implant, at or call.now)
+    return found.expectation if found else None
 
 
 def refill_view(
