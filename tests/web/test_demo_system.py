@@ -205,9 +205,17 @@ def test_without_an_eri_date_the_battery_is_full() -> None:
     assert battery_charge_at(DEMO_NOW - timedelta(days=9), None, DEMO_NOW, Fraction(1, 10)) == 1
 
 
-def test_a_restart_at_the_same_speed_keeps_the_anchor() -> None:
+def test_after_a_kill_a_restart_at_the_same_speed_keeps_the_anchor() -> None:
     anchor = ClockAnchor(DEMO_NOW, 1000.0, 60)
     assert anchor.continued(5000.0, 60) == anchor
+
+
+def test_a_clean_stop_keeps_the_simulated_time_and_the_next_start_takes_up_from_it() -> None:
+    stopped = ClockAnchor(DEMO_NOW, 1000.0, 60).stopped(1010.0)
+    assert stopped.sim == DEMO_NOW + timedelta(minutes=10)
+    assert stopped.resumed(90_000.0, 600) == ClockAnchor(
+        DEMO_NOW + timedelta(minutes=10), 90_000.0, 600
+    )
 
 
 def test_a_restart_at_another_speed_reanchors_at_the_simulated_time_reached() -> None:
@@ -289,15 +297,15 @@ def test_a_restart_continues_the_simulated_time_instead_of_reseeding(
         count = patient_count(first)
         secrets = {p.serial: p.device_secret for p in first.station.pumps}
         wall.seconds += 30
-    wall.seconds += 30  # stopped for half a real minute: the pumps kept running
+    wall.seconds += 3600  # stopped for a real hour: the demo paused
     with open_demo(tmp_path / "demo", demo_template, wall) as again:
         assert not again.first_start
-        assert again.clinic.clock.now() == DEMO_NOW + timedelta(hours=1)
+        assert again.clinic.clock.now() == DEMO_NOW + timedelta(minutes=30)
         assert patient_count(again) == count
         assert {p.serial: p.device_secret for p in again.station.pumps} == secrets
         pump = again.station.pumps[0]
         assert pair_and_interrogate(again.station.home, pump).local_time == LOCAL_NOW + timedelta(
-            hours=1
+            minutes=30
         )
 
 

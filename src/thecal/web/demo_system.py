@@ -14,9 +14,10 @@ Directory layout::
 Time. Clinic time = anchor + (wall − wall anchor) × speed, the same rule the served pumps
 run on (`thecal.link.served_pump.WallClock`); the twins get the same anchor and speed, in
 the clinic's local time as a pump's clock reads it, so a page and a pump interrogated at
-the same moment show the same time. Simulated time keeps running while the demo is
-stopped, as implanted pumps would: a restart continues from where the clock has got to
-(a restart at another speed re-anchors at that moment), never reseeds.
+the same moment show the same time. The demo pauses while it is stopped: a clean stop
+keeps the simulated time reached, and the next start takes up from there (at whatever
+speed it is given) and never reseeds. After a demo was killed without a clean stop, the
+time has run on meanwhile, as the twins' own clocks would have.
 
 The twins match the clinic's records at the moment they are made (`twin_plan`): model,
 serial, drug and concentration of the last fill, the current prescription already
@@ -115,10 +116,20 @@ class ClockAnchor:
         """Simulated time at wall-clock second `wall`."""
         return self.mapping(lambda: wall).now()
 
+    def stopped(self, wall: float) -> ClockAnchor:
+        """The anchor to keep when the demo stops at wall-clock second `wall`: the
+        simulated time reached then."""
+        return ClockAnchor(self.sim_at(wall), wall, self.speed)
+
+    def resumed(self, wall: float, speed: float) -> ClockAnchor:
+        """The anchor for a start at wall-clock second `wall` running at `speed`, after a
+        clean stop (`stopped`): simulated time takes up where it stopped."""
+        return ClockAnchor(self.sim, wall, speed)
+
     def continued(self, wall: float, speed: float) -> ClockAnchor:
-        """The anchor for a restart at wall-clock second `wall` running at `speed`: this
-        one at the same speed (time kept running while stopped), else a new anchor at the
-        simulated time reached by then."""
+        """The anchor for a start after the demo was not stopped cleanly (killed): the
+        time ran on meanwhile, as far as it can be told; at another speed, a new anchor
+        at the simulated time reached by then."""
         if speed == self.speed:
             return self
         return ClockAnchor(self.sim_at(wall), wall, speed)
@@ -141,6 +152,10 @@ class AcceleratedClock:
 
     def now(self) -> datetime:
         return self._mapping.now()
+
+    def stopped(self) -> ClockAnchor:
+        """The anchor that keeps the simulated time reached now (see `ClockAnchor.stopped`)."""
+        return self.anchor.stopped(self._mapping.wall())
 
     def pump_clock(self, timezone: str) -> WallClock:
         """The same mapping on a pump's clock: naive local time in `timezone`."""
@@ -383,8 +398,13 @@ class DemoSystem:
         else:
             first_start = False
             timezone = str(marker["timezone"])
-            anchor = ClockAnchor.from_json(marker["clock"]).continued(wall(), speed)
+            saved = ClockAnchor.from_json(marker["clock"])
+            if marker.get("stopped"):
+                anchor = saved.resumed(wall(), speed)
+            else:
+                anchor = saved.continued(wall(), speed)
         marker["clock"] = anchor.to_json()
+        marker["stopped"] = False
         atomic_write_json(marker_file, marker)
         database = Database(f"sqlite:///{database_file}")
         clock = AcceleratedClock(anchor, wall)
@@ -457,7 +477,20 @@ class DemoSystem:
         for stopper in stoppers:
             stopper.join()
         self._running.clear()
+        self._stop_clock()
         self.database.dispose()
+
+    def _stop_clock(self) -> None:
+        """Keep the simulated time reached: the demo pauses while it is not running, so a
+        newcomer who comes back next day finds the clinic where they left it (not weeks on,
+        with pumps run dry)."""
+        marker_file = self.directory / MARKER_FILE
+        marker = read_json(marker_file)
+        if not marker.get("seeded"):
+            return
+        marker["clock"] = self.clock.stopped().to_json()
+        marker["stopped"] = True
+        atomic_write_json(marker_file, marker)
 
     def __enter__(self) -> DemoSystem:
         return self
