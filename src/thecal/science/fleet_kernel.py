@@ -1,0 +1,295 @@
+"""The fleet model's inner step, compiled: one fill interval for every row of a block.
+
+`fleet_model` keeps the block's patients as rows of a few float64 matrices (per-patient
+constants, the state at the current fill, the running tallies; the day tables) and, for
+each fill interval, draws the block's uniforms with numpy and calls `step`, which does
+the whole interval for each row in one pass: the same formulas, in the same order and
+with the same IEEE double arithmetic, as the array expressions they replace, so results
+are identical to the last bit (`docs/science.md`, "Speed"). The two pieces that numpy
+computes differently from C's libm (``log1p`` for missed appointments, the normal
+quantile for a new pump's accuracy) stay with numpy/scipy in `fleet_model`.
+
+Compiled with numba (``cache=True``: the first use on a machine compiles and stores the
+machine code next to this file, or in numba's cache directory; later processes load it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numpy.typing import NDArray
+
+__all__ = [
+    "CONSTANT_COLUMNS",
+    "N_RULES",
+    "RULE_NAMES",
+    "STATE_COLUMNS",
+    "TALLY_COLUMNS",
+    "compact",
+    "dry_after",
+    "step",
+]
+
+F64 = NDArray[np.float64]
+
+# Per-patient constants (one row per patient).
+CONSTANT_COLUMNS = (
+    "cap", "empty", "min_rate", "idle", "per_ml", "eri_level", "eos_gap", "daily", "daily_b",
+    "at_hour", "low_after", "empty_after", "alarm_after", "stability", "first_fill_days",
+)  # fmt: skip
+CAP, EMPTY, MIN_RATE, IDLE, PER_ML, ERI_LEVEL, EOS_GAP, DAILY, DAILY_B = range(9)
+AT_HOUR, LOW_AFTER, EMPTY_AFTER, ALARM_AFTER, STABILITY, FIRST_FILL_DAYS = range(9, 15)
+
+# The state at the current fill (first_fill is 0.0 or 1.0).
+STATE_COLUMNS = ("t0", "charge", "factor", "dry_at", "eri", "eos", "repl", "first_fill")
+T0, CHARGE, FACTOR, DRY_AT, ERI, EOS, REPL, FIRST_FILL = range(8)
+
+# Running tallies; the counts are whole numbers held exactly in float64.
+TALLY_COLUMNS = (
+    "refills", "replacements", "dry_events", "intervals", "dry_intervals", "alarm_days",
+    "no_drug", "eos_days", "programmed", "delivered", "first_eri",
+)  # fmt: skip
+REFILLS, REPLACEMENTS, DRY_EVENTS, INTERVALS, DRY_INTERVALS = range(5)
+ALARM_DAYS, NO_DRUG, EOS_DAYS, PROGRAMMED, DELIVERED, FIRST_ERI = range(5, 11)
+
+# The clinic's and the patients' rules (`FleetParameters`), as float64.
+RULE_NAMES = (
+    "horizon", "hour", "booking_margin_days", "delay_probability", "delay_days_max",
+    "rebook_days", "report_visit_days_max", "low_alarm_report_probability",
+    "empty_alarm_report_probability", "replacement_delay_days_min", "replacement_days_span",
+    "months", "days_per_month",
+)  # fmt: skip
+N_RULES = len(RULE_NAMES)
+HORIZON, HOUR, MARGIN, DELAY_P, DELAY_MAX, REBOOK, REPORT_MAX = range(7)
+LOW_REPORT_P, EMPTY_REPORT_P, REPL_MIN, REPL_SPAN, MONTHS, DAYS_PER_MONTH = range(7, 13)
+
+HOURS = 24.0
+
+_jit = njit(cache=True, error_model="numpy", nogil=True)
+
+
+@_jit
+def _cumulative(x: F64, y: F64, r: int, daily: float, t: float) -> float:
+    """`fleet_model.cumulative` for row `r`."""
+    whole = np.floor(t)
+    tau = t - whole
+    m = x.shape[1]
+    j = 0
+    for k in range(1, m):
+        j += x[r, k] <= tau
+    j = min(j, m - 2)
+    x0, x1, y0, y1 = x[r, j], x[r, j + 1], y[r, j], y[r, j + 1]
+    return whole * daily + y0 + (y1 - y0) * (tau - x0) / (x1 - x0)
+
+
+@_jit
+def _time_to_reach(x: F64, y: F64, r: int, daily: float, volume: float) -> float:
+    """`fleet_model.time_to_reach` for row `r`."""
+    whole = np.floor(volume / daily)
+    rest = volume - whole * daily
+    m = y.shape[1]
+    j = 0
+    for k in range(1, m):
+        j += y[r, k] < rest
+    j = min(j, m - 2)
+    x0, x1, y0, y1 = x[r, j], x[r, j + 1], y[r, j], y[r, j + 1]
+    span = y1 - y0 if y1 > y0 else 1.0
+    tau = x0 + (x1 - x0) * (rest - y0) / span if rest > y0 else x0
+    return whole + tau
+
+
+@_jit
+def dry_after(const: F64, state: F64, x: F64, y: F64, rows: NDArray[np.int64]) -> None:
+    """Set `dry_at` (day offset from a fill's day at which the true reservoir is empty)
+    of `rows` from their accuracy factor."""
+    for r in rows:
+        cap = const[r, CAP]
+        volume = cap / state[r, FACTOR]
+        limit = cap - const[r, EMPTY]
+        if volume <= limit:
+            at = _time_to_reach(x, y, r, const[r, DAILY], const[r, AT_HOUR] + min(volume, limit))
+        else:
+            at = const[r, EMPTY_AFTER] + (volume - limit) / const[r, MIN_RATE]
+        state[r, DRY_AT] = at
+
+
+@_jit
+def step(
+    rules: F64,
+    const: F64,
+    state: F64,
+    tally: F64,
+    x: F64,
+    y: F64,
+    yb: F64,
+    u: F64,
+    missed_rows: NDArray[np.int64],
+    missed: F64,
+    row: NDArray[np.int64],
+    done: F64,
+    inside: NDArray[np.bool_],
+    swapped: NDArray[np.int64],
+    refills_month: NDArray[np.int64],
+    replacements_month: NDArray[np.int64],
+) -> tuple[int, int, int]:
+    """One fill interval for every row still inside the horizon, from the draws `u`
+    (`fleet_model.N_DRAWS` by rows). `missed[k]` is the number of missed appointments
+    of row `missed_rows[k]` (ascending); every other row missed none. Rows whose next
+    fill falls past the horizon copy their tallies to `done[row]`. Fills `inside`
+    (next fill inside the horizon) and the first entries of `swapped` (rows that got
+    a new pump: their accuracy factor and `dry_at` are left to the caller). Returns
+    (rows inside, rows leaving now, rows swapped)."""
+    horizon, hour, margin = rules[HORIZON], rules[HOUR], rules[MARGIN]
+    delay_p, delay_max, rebook = rules[DELAY_P], rules[DELAY_MAX], rules[REBOOK]
+    report_max, low_p, empty_p = rules[REPORT_MAX], rules[LOW_REPORT_P], rules[EMPTY_REPORT_P]
+    repl_min, repl_span, per_month = rules[REPL_MIN], rules[REPL_SPAN], rules[DAYS_PER_MONTH]
+    months = int(rules[MONTHS])
+    n_inside = n_leaving = n_swapped = 0
+    k_missed = 0
+    n_missed = missed_rows.shape[0]
+    next_missed = missed_rows[0] if n_missed else -1
+    inf = np.inf
+    for r in range(state.shape[0]):
+        start = state[r, T0]
+        if not start < horizon:
+            # Finished at an earlier step, not yet compacted away: its draws are unused.
+            inside[r] = False
+            continue
+        day0 = np.floor(start)
+        cap, empty, m = const[r, CAP], const[r, EMPTY], const[r, MIN_RATE]
+
+        # -- the clinic books the next refill from this fill (`booked_visit`)
+        first = state[r, FIRST_FILL] != 0.0
+        stability = const[r, FIRST_FILL_DAYS] if first else const[r, STABILITY]
+        by = start + min(const[r, ALARM_AFTER], stability)
+        booked = max(np.floor(by) - margin, np.floor(start) + 1) + hour
+        # -- attendance (`attendance_delay_days`)
+        misses = 0.0
+        while next_missed != -1 and next_missed < r:
+            k_missed += 1
+            next_missed = missed_rows[k_missed] if k_missed < n_missed else -1
+        if next_missed == r:
+            misses = missed[k_missed]
+        postponed = 1 + np.floor(u[2, r] * delay_max) if u[1, r] < delay_p else 0.0
+        planned = booked + (misses * rebook + postponed)
+
+        # -- closed-form moments of this fill (before any end of service)
+        t_low = day0 + const[r, LOW_AFTER]
+        t_empty = day0 + const[r, EMPTY_AFTER]
+        t_dry = day0 + state[r, DRY_AT]
+
+        # -- the battery: the first hourly self-check at or after the ERI crossing
+        has_eri = state[r, ERI] < inf
+        if has_eri:
+            eri_p, eos_p, repl_p = state[r, ERI], state[r, EOS], state[r, REPL]
+        else:
+            idle, per_ml, daily_b = const[r, IDLE], const[r, PER_ML], const[r, DAILY_B]
+            need = state[r, CHARGE] - const[r, ERI_LEVEL]
+            used_by_start = day0 * daily_b + idle * hour + per_ml * const[r, AT_HOUR]
+            cross = _time_to_reach(x, yb, r, daily_b, used_by_start + need)
+            if not cross <= t_empty:
+                used_at_empty = idle * (t_empty - start) + per_ml * (cap - empty)
+                cross = t_empty + (need - used_at_empty) / (idle + per_ml * m)
+            seen = np.ceil(cross * HOURS - 1e-7) / HOURS
+            eri_p = seen
+            eos_p = seen + const[r, EOS_GAP]
+            repl_p = np.floor(seen) + (repl_min + np.floor(u[6, r] * repl_span)) + hour
+
+        # -- what happens before end of service
+        if not t_low < eos_p:
+            t_low = inf
+        t_empty_c = t_empty if t_empty < eos_p else inf
+        if not t_dry < eos_p:
+            t_dry = inf
+
+        # -- patients who hear an alarm may call and be refilled early
+        report_days = 1 + np.floor(u[5, r] * report_max)
+        visit = planned
+        if t_low < inf and u[3, r] < low_p:
+            visit = min(visit, np.floor(t_low) + report_days + hour)
+        if t_empty_c < inf and u[4, r] < empty_p:
+            visit = min(visit, np.floor(t_empty_c) + report_days + hour)
+        if not visit < eos_p:
+            visit = inf  # a dead pump waits for its replacement
+        t_next = min(visit, repl_p)
+        is_refill = visit < repl_p
+        new_eri = (not has_eri) and eri_p < t_next
+
+        # -- tally up to the next fill or the horizon
+        end = min(t_next, horizon)
+        stop = min(end, eos_p)
+        if stop <= t_empty:
+            daily = const[r, DAILY]
+            prog = _cumulative(x, y, r, daily, stop) - (day0 * daily + const[r, AT_HOUR])
+        else:
+            prog = (cap - empty) + m * max(stop - t_empty, 0.0)
+        tally[r, PROGRAMMED] += prog
+        tally[r, DELIVERED] += min(state[r, FACTOR] * prog, cap)
+        tally[r, ALARM_DAYS] += max(end - t_low, 0.0)
+        tally[r, DRY_EVENTS] += t_dry < end
+        tally[r, NO_DRUG] += max(end - min(t_dry, eos_p), 0.0)
+        tally[r, EOS_DAYS] += max(end - eos_p, 0.0)
+        if t_next <= horizon:  # a complete interval
+            tally[r, INTERVALS] += 1.0
+            tally[r, DRY_INTERVALS] += t_dry < t_next
+            month = min(int(t_next / per_month), months - 1)
+            if is_refill:
+                tally[r, REFILLS] += 1.0
+                refills_month[month] += 1
+            else:
+                tally[r, REPLACEMENTS] += 1.0
+                replacements_month[month] += 1
+        if new_eri and eri_p < horizon and np.isnan(tally[r, FIRST_ERI]):
+            tally[r, FIRST_ERI] = eri_p
+
+        # -- the next fill: same pump refilled, or a new pump
+        if is_refill:
+            state[r, CHARGE] -= const[r, IDLE] * (t_next - start) + const[r, PER_ML] * prog
+            if new_eri:
+                state[r, ERI], state[r, EOS], state[r, REPL] = eri_p, eos_p, repl_p
+            state[r, FIRST_FILL] = 0.0
+        else:
+            state[r, CHARGE] = 1.0
+            state[r, ERI] = state[r, EOS] = state[r, REPL] = inf
+            state[r, FIRST_FILL] = 1.0
+            swapped[n_swapped] = r
+            n_swapped += 1
+        state[r, T0] = t_next
+        # A patient whose next fill is past the horizon is finished: its tallies are final.
+        if t_next < horizon:
+            inside[r] = True
+            n_inside += 1
+        else:
+            inside[r] = False
+            n_leaving += 1
+            done[row[r], :] = tally[r, :]
+    return n_inside, n_leaving, n_swapped
+
+
+@_jit
+def compact(
+    keep: NDArray[np.bool_],
+    row: NDArray[np.int64],
+    pump: NDArray[np.int8],
+    const: F64,
+    state: F64,
+    tally: F64,
+    x: F64,
+    y: F64,
+    yb: F64,
+) -> int:
+    """Move the rows to keep to the front, in order (in place); returns how many."""
+    k = 0
+    for r in range(keep.shape[0]):
+        if keep[r]:
+            if k != r:
+                row[k] = row[r]
+                pump[k] = pump[r]
+                const[k] = const[r]
+                state[k] = state[r]
+                tally[k] = tally[r]
+                x[k] = x[r]
+                y[k] = y[r]
+                yb[k] = yb[r]
+            k += 1
+    return k
