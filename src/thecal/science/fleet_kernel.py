@@ -36,9 +36,11 @@ F64 = NDArray[np.float64]
 CONSTANT_COLUMNS = (
     "cap", "empty", "min_rate", "idle", "per_ml", "eri_level", "eos_gap", "daily", "daily_b",
     "at_hour", "low_after", "empty_after", "alarm_after", "stability", "first_fill_days",
+    "days_per_charge",
 )  # fmt: skip
 CAP, EMPTY, MIN_RATE, IDLE, PER_ML, ERI_LEVEL, EOS_GAP, DAILY, DAILY_B = range(9)
 AT_HOUR, LOW_AFTER, EMPTY_AFTER, ALARM_AFTER, STABILITY, FIRST_FILL_DAYS = range(9, 15)
+DAYS_PER_CHARGE = 15
 
 # The state at the current fill (first_fill is 0.0 or 1.0).
 STATE_COLUMNS = ("t0", "charge", "factor", "dry_at", "eri", "eos", "repl", "first_fill")
@@ -113,6 +115,214 @@ def dry_after(const: F64, state: F64, x: F64, y: F64, rows: NDArray[np.int64]) -
         state[r, DRY_AT] = at
 
 
+# What `_next_fill` leaves for `_tally`, per row (NEW_ERI is NaN unless ERI is first
+# seen in this interval, before its next fill).
+N_MOMENTS = 9
+START, LOW, DRY, NEXT, NEW_ERI, EOS_P, REPL_P, KIND, STOP = range(N_MOMENTS)
+FINISHED, REFILL, REPLACEMENT = 0.0, 1.0, 2.0
+CHUNK = 1024  # rows per pass
+
+
+@_jit
+def _next_fill(
+    rules: F64,
+    const: F64,
+    state: F64,
+    yb: F64,
+    x: F64,
+    u: F64,
+    missed_rows: NDArray[np.int64],
+    missed: F64,
+    k_missed: int,
+    lo: int,
+    moments: F64,
+) -> int:
+    """The moments of this fill interval and when and how it ends, for the rows from
+    `lo` (as many as `moments` holds); returns where the next chunk's search of
+    `missed_rows` starts."""
+    horizon, hour, margin = rules[HORIZON], rules[HOUR], rules[MARGIN]
+    delay_p, delay_max, rebook = rules[DELAY_P], rules[DELAY_MAX], rules[REBOOK]
+    report_max, low_p, empty_p = rules[REPORT_MAX], rules[LOW_REPORT_P], rules[EMPTY_REPORT_P]
+    repl_min, repl_span = rules[REPL_MIN], rules[REPL_SPAN]
+    inf = np.inf
+    for i in range(moments.shape[0]):
+        r = lo + i
+        start = state[r, T0]
+        moments[i, START] = start
+        if not start < horizon:
+            # Finished at an earlier step, not yet compacted away: its draws are unused.
+            moments[i, KIND] = FINISHED
+            continue
+        day0 = np.floor(start)
+
+        # -- the clinic books the next refill from this fill (`booked_visit`)
+        first = state[r, FIRST_FILL] != 0.0
+        stability = const[r, FIRST_FILL_DAYS] if first else const[r, STABILITY]
+        by = start + min(const[r, ALARM_AFTER], stability)
+        booked = max(np.floor(by) - margin, np.floor(start) + 1) + hour
+        # -- attendance (`attendance_delay_days`); `missed_rows` ends with a sentinel
+        while missed_rows[k_missed] < r:
+            k_missed += 1
+        misses = missed[k_missed] if missed_rows[k_missed] == r else 0.0
+        postponed_days = 1 + np.floor(u[2, r] * delay_max)
+        postponed = postponed_days if u[1, r] < delay_p else 0.0
+        planned = booked + (misses * rebook + postponed)
+
+        # -- closed-form moments of this fill (before any end of service)
+        t_low = day0 + const[r, LOW_AFTER]
+        t_empty = day0 + const[r, EMPTY_AFTER]
+        t_dry = day0 + state[r, DRY_AT]
+
+        # -- patients who hear an alarm may call and be refilled early
+        report_days = 1 + np.floor(u[5, r] * report_max)
+        calls_low = u[3, r] < low_p
+        calls_empty = u[4, r] < empty_p
+        call_low = np.floor(t_low) + report_days + hour
+        call_empty = np.floor(t_empty) + report_days + hour
+        visit = min(planned, call_low if calls_low else inf)
+        visit = min(visit, call_empty if calls_empty else inf)
+
+        # -- the battery: the first hourly self-check at or after the ERI crossing
+        has_eri = state[r, ERI] < inf
+        if has_eri:
+            eri_p, eos_p, repl_p = state[r, ERI], state[r, EOS], state[r, REPL]
+        else:
+            need = state[r, CHARGE] - const[r, ERI_LEVEL]
+            if start + need * const[r, DAYS_PER_CHARGE] > visit + 2.0:
+                # Over any L days the pump uses at most (L + 1) days' worth of charge at
+                # its fastest average rate, so the crossing is more than a day after this
+                # visit (a day's margin for rounding): ERI, end of service and the
+                # replacement all come after the next fill and change nothing here.
+                eri_p = eos_p = repl_p = inf
+            else:
+                cap, empty, m = const[r, CAP], const[r, EMPTY], const[r, MIN_RATE]
+                idle, per_ml, daily_b = const[r, IDLE], const[r, PER_ML], const[r, DAILY_B]
+                used_by_start = day0 * daily_b + idle * hour + per_ml * const[r, AT_HOUR]
+                cross = _time_to_reach(x, yb, r, daily_b, used_by_start + need)
+                if not cross <= t_empty:
+                    used_at_empty = idle * (t_empty - start) + per_ml * (cap - empty)
+                    cross = t_empty + (need - used_at_empty) / (idle + per_ml * m)
+                seen = np.ceil(cross * HOURS - 1e-7) / HOURS
+                eri_p = seen
+                eos_p = seen + const[r, EOS_GAP]
+                repl_p = np.floor(seen) + (repl_min + np.floor(u[6, r] * repl_span)) + hour
+
+        if eos_p < inf:
+            # -- what happens before end of service; the visit again, without alarms
+            # that end of service silences, and never after it (a dead pump waits for
+            # its replacement)
+            if not t_low < eos_p:
+                t_low = inf
+            t_empty_c = t_empty if t_empty < eos_p else inf
+            if not t_dry < eos_p:
+                t_dry = inf
+            visit = planned
+            if t_low < inf and calls_low:
+                visit = min(visit, np.floor(t_low) + report_days + hour)
+            if t_empty_c < inf and calls_empty:
+                visit = min(visit, np.floor(t_empty_c) + report_days + hour)
+            if not visit < eos_p:
+                visit = inf
+        t_next = min(visit, repl_p)
+        new_eri = (not has_eri) and eri_p < t_next
+        moments[i, LOW] = t_low
+        moments[i, DRY] = t_dry
+        moments[i, NEXT] = t_next
+        moments[i, NEW_ERI] = eri_p if new_eri else np.nan
+        moments[i, EOS_P] = eos_p
+        moments[i, REPL_P] = repl_p
+        moments[i, KIND] = REFILL if visit < repl_p else REPLACEMENT
+        moments[i, STOP] = min(min(t_next, horizon), eos_p)
+    return k_missed
+
+
+@_jit
+def _tally(
+    rules: F64,
+    const: F64,
+    state: F64,
+    tally: F64,
+    x: F64,
+    y: F64,
+    lo: int,
+    moments: F64,
+    row: NDArray[np.int64],
+    done: F64,
+    inside: NDArray[np.bool_],
+    swapped: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    refills_month: NDArray[np.int64],
+    replacements_month: NDArray[np.int64],
+) -> None:
+    """Tally the interval of the rows from `lo` up to their next fill (or the horizon),
+    and move on to that fill; `counts` adds up rows inside, leaving and swapped."""
+    horizon, per_month = rules[HORIZON], rules[DAYS_PER_MONTH]
+    months = int(rules[MONTHS])
+    n_inside, n_leaving, n_swapped = counts[0], counts[1], counts[2]
+    inf = np.inf
+    for i in range(moments.shape[0]):
+        r = lo + i
+        kind = moments[i, KIND]
+        if kind == FINISHED:
+            inside[r] = False
+            continue
+        start, t_next, stop = moments[i, START], moments[i, NEXT], moments[i, STOP]
+        t_low, t_dry, eos_p = moments[i, LOW], moments[i, DRY], moments[i, EOS_P]
+        day0 = np.floor(start)
+        t_empty = day0 + const[r, EMPTY_AFTER]
+        cap, empty, m = const[r, CAP], const[r, EMPTY], const[r, MIN_RATE]
+        end = min(t_next, horizon)
+        if stop <= t_empty:
+            daily = const[r, DAILY]
+            prog = _cumulative(x, y, r, daily, stop) - (day0 * daily + const[r, AT_HOUR])
+        else:
+            prog = (cap - empty) + m * max(stop - t_empty, 0.0)
+        tally[r, PROGRAMMED] += prog
+        tally[r, DELIVERED] += min(state[r, FACTOR] * prog, cap)
+        tally[r, ALARM_DAYS] += max(end - t_low, 0.0)
+        tally[r, DRY_EVENTS] += t_dry < end
+        tally[r, NO_DRUG] += max(end - min(t_dry, eos_p), 0.0)
+        tally[r, EOS_DAYS] += max(end - eos_p, 0.0)
+        is_refill = kind == REFILL
+        if t_next <= horizon:  # a complete interval
+            tally[r, INTERVALS] += 1.0
+            tally[r, DRY_INTERVALS] += t_dry < t_next
+            month = min(int(t_next / per_month), months - 1)
+            if is_refill:
+                tally[r, REFILLS] += 1.0
+                refills_month[month] += 1
+            else:
+                tally[r, REPLACEMENTS] += 1.0
+                replacements_month[month] += 1
+
+        new_eri = moments[i, NEW_ERI]
+        if new_eri < horizon and np.isnan(tally[r, FIRST_ERI]):
+            tally[r, FIRST_ERI] = new_eri
+
+        # -- the next fill: same pump refilled, or a new pump
+        if is_refill:
+            state[r, CHARGE] -= const[r, IDLE] * (t_next - start) + const[r, PER_ML] * prog
+            if new_eri == new_eri:  # not NaN
+                state[r, ERI], state[r, EOS], state[r, REPL] = new_eri, eos_p, moments[i, REPL_P]
+            state[r, FIRST_FILL] = 0.0
+        else:
+            state[r, CHARGE] = 1.0
+            state[r, ERI] = state[r, EOS] = state[r, REPL] = inf
+            state[r, FIRST_FILL] = 1.0
+            swapped[n_swapped] = r
+            n_swapped += 1
+        state[r, T0] = t_next
+        # A patient whose next fill is past the horizon is finished: its tallies are final.
+        if t_next < horizon:
+            inside[r] = True
+            n_inside += 1
+        else:
+            inside[r] = False
+            n_leaving += 1
+            done[row[r], :] = tally[r, :]
+    counts[0], counts[1], counts[2] = n_inside, n_leaving, n_swapped
+
+
 @_jit
 def step(
     rules: F64,
@@ -134,136 +344,43 @@ def step(
 ) -> tuple[int, int, int]:
     """One fill interval for every row still inside the horizon, from the draws `u`
     (`fleet_model.N_DRAWS` by rows). `missed[k]` is the number of missed appointments
-    of row `missed_rows[k]` (ascending); every other row missed none. Rows whose next
-    fill falls past the horizon copy their tallies to `done[row]`. Fills `inside`
-    (next fill inside the horizon) and the first entries of `swapped` (rows that got
-    a new pump: their accuracy factor and `dry_at` are left to the caller). Returns
-    (rows inside, rows leaving now, rows swapped)."""
-    horizon, hour, margin = rules[HORIZON], rules[HOUR], rules[MARGIN]
-    delay_p, delay_max, rebook = rules[DELAY_P], rules[DELAY_MAX], rules[REBOOK]
-    report_max, low_p, empty_p = rules[REPORT_MAX], rules[LOW_REPORT_P], rules[EMPTY_REPORT_P]
-    repl_min, repl_span, per_month = rules[REPL_MIN], rules[REPL_SPAN], rules[DAYS_PER_MONTH]
-    months = int(rules[MONTHS])
-    n_inside = n_leaving = n_swapped = 0
+    of row `missed_rows[k]` (ascending, then a sentinel not less than the number of
+    rows); every other row missed none. Rows whose next fill falls past the horizon
+    copy their tallies to `done[row]`. Fills `inside` (next fill inside the horizon)
+    and the first entries of `swapped` (rows that got a new pump: their accuracy factor
+    and `dry_at` are left to the caller). Returns (rows inside, rows leaving now, rows
+    swapped).
+
+    Rows go in chunks, each in two passes (when and how each interval ends, then the
+    tallies): shorter chains of dependent arithmetic per row than one pass, which the
+    processor overlaps better, with the chunk's scratch kept in cache."""
+    n = state.shape[0]
+    moments = np.empty((min(n, CHUNK), N_MOMENTS))
+    counts = np.zeros(3, dtype=np.int64)
     k_missed = 0
-    n_missed = missed_rows.shape[0]
-    next_missed = missed_rows[0] if n_missed else -1
-    inf = np.inf
-    for r in range(state.shape[0]):
-        start = state[r, T0]
-        if not start < horizon:
-            # Finished at an earlier step, not yet compacted away: its draws are unused.
-            inside[r] = False
-            continue
-        day0 = np.floor(start)
-        cap, empty, m = const[r, CAP], const[r, EMPTY], const[r, MIN_RATE]
-
-        # -- the clinic books the next refill from this fill (`booked_visit`)
-        first = state[r, FIRST_FILL] != 0.0
-        stability = const[r, FIRST_FILL_DAYS] if first else const[r, STABILITY]
-        by = start + min(const[r, ALARM_AFTER], stability)
-        booked = max(np.floor(by) - margin, np.floor(start) + 1) + hour
-        # -- attendance (`attendance_delay_days`)
-        misses = 0.0
-        while next_missed != -1 and next_missed < r:
-            k_missed += 1
-            next_missed = missed_rows[k_missed] if k_missed < n_missed else -1
-        if next_missed == r:
-            misses = missed[k_missed]
-        postponed = 1 + np.floor(u[2, r] * delay_max) if u[1, r] < delay_p else 0.0
-        planned = booked + (misses * rebook + postponed)
-
-        # -- closed-form moments of this fill (before any end of service)
-        t_low = day0 + const[r, LOW_AFTER]
-        t_empty = day0 + const[r, EMPTY_AFTER]
-        t_dry = day0 + state[r, DRY_AT]
-
-        # -- the battery: the first hourly self-check at or after the ERI crossing
-        has_eri = state[r, ERI] < inf
-        if has_eri:
-            eri_p, eos_p, repl_p = state[r, ERI], state[r, EOS], state[r, REPL]
-        else:
-            idle, per_ml, daily_b = const[r, IDLE], const[r, PER_ML], const[r, DAILY_B]
-            need = state[r, CHARGE] - const[r, ERI_LEVEL]
-            used_by_start = day0 * daily_b + idle * hour + per_ml * const[r, AT_HOUR]
-            cross = _time_to_reach(x, yb, r, daily_b, used_by_start + need)
-            if not cross <= t_empty:
-                used_at_empty = idle * (t_empty - start) + per_ml * (cap - empty)
-                cross = t_empty + (need - used_at_empty) / (idle + per_ml * m)
-            seen = np.ceil(cross * HOURS - 1e-7) / HOURS
-            eri_p = seen
-            eos_p = seen + const[r, EOS_GAP]
-            repl_p = np.floor(seen) + (repl_min + np.floor(u[6, r] * repl_span)) + hour
-
-        # -- what happens before end of service
-        if not t_low < eos_p:
-            t_low = inf
-        t_empty_c = t_empty if t_empty < eos_p else inf
-        if not t_dry < eos_p:
-            t_dry = inf
-
-        # -- patients who hear an alarm may call and be refilled early
-        report_days = 1 + np.floor(u[5, r] * report_max)
-        visit = planned
-        if t_low < inf and u[3, r] < low_p:
-            visit = min(visit, np.floor(t_low) + report_days + hour)
-        if t_empty_c < inf and u[4, r] < empty_p:
-            visit = min(visit, np.floor(t_empty_c) + report_days + hour)
-        if not visit < eos_p:
-            visit = inf  # a dead pump waits for its replacement
-        t_next = min(visit, repl_p)
-        is_refill = visit < repl_p
-        new_eri = (not has_eri) and eri_p < t_next
-
-        # -- tally up to the next fill or the horizon
-        end = min(t_next, horizon)
-        stop = min(end, eos_p)
-        if stop <= t_empty:
-            daily = const[r, DAILY]
-            prog = _cumulative(x, y, r, daily, stop) - (day0 * daily + const[r, AT_HOUR])
-        else:
-            prog = (cap - empty) + m * max(stop - t_empty, 0.0)
-        tally[r, PROGRAMMED] += prog
-        tally[r, DELIVERED] += min(state[r, FACTOR] * prog, cap)
-        tally[r, ALARM_DAYS] += max(end - t_low, 0.0)
-        tally[r, DRY_EVENTS] += t_dry < end
-        tally[r, NO_DRUG] += max(end - min(t_dry, eos_p), 0.0)
-        tally[r, EOS_DAYS] += max(end - eos_p, 0.0)
-        if t_next <= horizon:  # a complete interval
-            tally[r, INTERVALS] += 1.0
-            tally[r, DRY_INTERVALS] += t_dry < t_next
-            month = min(int(t_next / per_month), months - 1)
-            if is_refill:
-                tally[r, REFILLS] += 1.0
-                refills_month[month] += 1
-            else:
-                tally[r, REPLACEMENTS] += 1.0
-                replacements_month[month] += 1
-        if new_eri and eri_p < horizon and np.isnan(tally[r, FIRST_ERI]):
-            tally[r, FIRST_ERI] = eri_p
-
-        # -- the next fill: same pump refilled, or a new pump
-        if is_refill:
-            state[r, CHARGE] -= const[r, IDLE] * (t_next - start) + const[r, PER_ML] * prog
-            if new_eri:
-                state[r, ERI], state[r, EOS], state[r, REPL] = eri_p, eos_p, repl_p
-            state[r, FIRST_FILL] = 0.0
-        else:
-            state[r, CHARGE] = 1.0
-            state[r, ERI] = state[r, EOS] = state[r, REPL] = inf
-            state[r, FIRST_FILL] = 1.0
-            swapped[n_swapped] = r
-            n_swapped += 1
-        state[r, T0] = t_next
-        # A patient whose next fill is past the horizon is finished: its tallies are final.
-        if t_next < horizon:
-            inside[r] = True
-            n_inside += 1
-        else:
-            inside[r] = False
-            n_leaving += 1
-            done[row[r], :] = tally[r, :]
-    return n_inside, n_leaving, n_swapped
+    for lo in range(0, n, CHUNK):
+        scratch = moments[: min(CHUNK, n - lo)]
+        k_missed = _next_fill(
+            rules, const, state, yb, x, u, missed_rows, missed, k_missed, lo, scratch
+        )
+        _tally(
+            rules,
+            const,
+            state,
+            tally,
+            x,
+            y,
+            lo,
+            scratch,
+            row,
+            done,
+            inside,
+            swapped,
+            counts,
+            refills_month,
+            replacements_month,
+        )
+    return counts[0], counts[1], counts[2]
 
 
 @_jit

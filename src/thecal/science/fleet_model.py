@@ -196,10 +196,13 @@ def _no_shows(params: FleetParameters, u_no_show: F64) -> tuple[I64, F64]:
     none; the margin keeps rounding from ever moving a row across that line."""
     q = params.no_show_probability
     if q <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
-    rows = np.flatnonzero(u_no_show >= (1 - q) - 1e-9)
-    misses = np.floor(np.log1p(-u_no_show[rows]) / math.log(q))
-    return rows, np.minimum(misses, params.max_no_shows)
+        rows = np.zeros(0, dtype=np.int64)
+        misses = rows.astype(np.float64)
+    else:
+        rows = np.flatnonzero(u_no_show >= (1 - q) - 1e-9)
+        misses = np.minimum(np.floor(np.log1p(-u_no_show[rows]) / math.log(q)), params.max_no_shows)
+    # ends with a sentinel row past the last
+    return np.append(rows, u_no_show.shape[0]), np.append(misses, 0.0)
 
 
 def _rules(params: FleetParameters, horizon: float, hour: float, months: int) -> F64:
@@ -261,6 +264,9 @@ def _run(
         "alarm_after": time_to_reach(pop.worst_x, pop.worst_y, pop.worst_y[:, -1], cap - thr),
         "stability": pop.stability_days,
         "first_fill_days": pop.first_fill_days,
+        # days per unit of charge at the fastest average use: the whole day's use, or
+        # the minimum rate's after the empty alarm (a bound: see `kernel.step`)
+        "days_per_charge": 1 / (idle + per_ml * np.maximum(daily, pc.minimum_rate[p])),
     }
     # One row per patient still inside the horizon: constants, state at the current
     # fill, running tallies, and the day tables (volume, and battery use with the same
