@@ -319,7 +319,8 @@ def _tally(
         else:
             inside[r] = False
             n_leaving += 1
-            done[row[r], :] = tally[r, :]
+            for c in range(tally.shape[1]):
+                done[row[r], c] = tally[r, c]
     counts[0], counts[1], counts[2] = n_inside, n_leaving, n_swapped
 
 

@@ -42,8 +42,8 @@ from thecal.science import fleet_kernel as kernel
 from thecal.science.fleet_parameters import FleetParameters
 from thecal.science.fleet_population import (
     FACTOR_STEP,
+    AccuracyDistribution,
     FleetPopulation,
-    accuracy_factor_units,
     block_generator,
     block_population,
     pump_constants,
@@ -287,6 +287,7 @@ def _run(
     pump = p.copy()
     kernel.dry_after(const, state, xs, ys, row)
     rules = _rules(params, horizon, hour, months)
+    accuracy = AccuracyDistribution.of(params)
     inside = np.zeros(n, dtype=np.bool_)
     swapped = np.zeros(n, dtype=np.int64)
     refills_month = np.zeros(months, dtype=np.int64)
@@ -324,7 +325,7 @@ def _run(
         if n_swapped:
             # A new pump draws a new accuracy factor (scipy's normal quantile).
             new = swapped[:n_swapped]
-            units = accuracy_factor_units(params, pump[new], u[7][new])
+            units = accuracy.units(pump[new], u[7][new])
             state[new, kernel.FACTOR] = units / FACTOR_STEP
             kernel.dry_after(const, state, xs, ys, new)
         # Finished rows are compacted away in batches (a finished row's later draws and
