@@ -19,6 +19,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from thecal.science.fleet_random import fill_bank
+
 __all__ = [
     "CONSTANT_COLUMNS",
     "N_RULES",
@@ -138,7 +140,8 @@ def _next_fill(
     moments: F64,
 ) -> int:
     """The moments of this fill interval and when and how it ends, for the rows from
-    `lo` (as many as `moments` holds); returns where the next chunk's search of
+    `lo` (as many as `moments` holds; draws 1 to 7 of row ``lo + i`` in ``u[:, i]``);
+    returns where the next chunk's search of
     `missed_rows` starts."""
     horizon, hour, margin = rules[HORIZON], rules[HOUR], rules[MARGIN]
     delay_p, delay_max, rebook = rules[DELAY_P], rules[DELAY_MAX], rules[REBOOK]
@@ -164,8 +167,8 @@ def _next_fill(
         while missed_rows[k_missed] < r:
             k_missed += 1
         misses = missed[k_missed] if missed_rows[k_missed] == r else 0.0
-        postponed_days = 1 + np.floor(u[2, r] * delay_max)
-        postponed = postponed_days if u[1, r] < delay_p else 0.0
+        postponed_days = 1 + np.floor(u[1, i] * delay_max)
+        postponed = postponed_days if u[0, i] < delay_p else 0.0
         planned = booked + (misses * rebook + postponed)
 
         # -- closed-form moments of this fill (before any end of service)
@@ -174,9 +177,9 @@ def _next_fill(
         t_dry = day0 + state[r, DRY_AT]
 
         # -- patients who hear an alarm may call and be refilled early
-        report_days = 1 + np.floor(u[5, r] * report_max)
-        calls_low = u[3, r] < low_p
-        calls_empty = u[4, r] < empty_p
+        report_days = 1 + np.floor(u[4, i] * report_max)
+        calls_low = u[2, i] < low_p
+        calls_empty = u[3, i] < empty_p
         call_low = np.floor(t_low) + report_days + hour
         call_empty = np.floor(t_empty) + report_days + hour
         visit = min(planned, call_low if calls_low else inf)
@@ -205,7 +208,7 @@ def _next_fill(
                 seen = np.ceil(cross * HOURS - 1e-7) / HOURS
                 eri_p = seen
                 eos_p = seen + const[r, EOS_GAP]
-                repl_p = np.floor(seen) + (repl_min + np.floor(u[6, r] * repl_span)) + hour
+                repl_p = np.floor(seen) + (repl_min + np.floor(u[5, i] * repl_span)) + hour
 
         if eos_p < inf:
             # -- what happens before end of service; the visit again, without alarms
@@ -246,10 +249,12 @@ def _tally(
     y: F64,
     lo: int,
     moments: F64,
+    u: F64,
     row: NDArray[np.int64],
     done: F64,
     inside: NDArray[np.bool_],
     swapped: NDArray[np.int64],
+    swapped_draw: F64,
     counts: NDArray[np.int64],
     refills_month: NDArray[np.int64],
     replacements_month: NDArray[np.int64],
@@ -310,6 +315,7 @@ def _tally(
             state[r, ERI] = state[r, EOS] = state[r, REPL] = inf
             state[r, FIRST_FILL] = 1.0
             swapped[n_swapped] = r
+            swapped_draw[n_swapped] = u[6, i]  # draw 7: the new pump's accuracy
             n_swapped += 1
         state[r, T0] = t_next
         # A patient whose next fill is past the horizon is finished: its tallies are final.
@@ -333,34 +339,42 @@ def step(
     x: F64,
     y: F64,
     yb: F64,
-    u: F64,
+    streams: NDArray[np.uint64],
     missed_rows: NDArray[np.int64],
     missed: F64,
     row: NDArray[np.int64],
     done: F64,
     inside: NDArray[np.bool_],
     swapped: NDArray[np.int64],
+    swapped_draw: F64,
     refills_month: NDArray[np.int64],
     replacements_month: NDArray[np.int64],
 ) -> tuple[int, int, int]:
-    """One fill interval for every row still inside the horizon, from the draws `u`
-    (`fleet_model.N_DRAWS` by rows). `missed[k]` is the number of missed appointments
-    of row `missed_rows[k]` (ascending, then a sentinel not less than the number of
-    rows); every other row missed none. Rows whose next fill falls past the horizon
-    copy their tallies to `done[row]`. Fills `inside` (next fill inside the horizon)
-    and the first entries of `swapped` (rows that got a new pump: their accuracy factor
-    and `dry_at` are left to the caller). Returns (rows inside, rows leaving now, rows
-    swapped).
+    """One fill interval for every row still inside the horizon.
+
+    Draws 1 to 7 (`fleet_model.DRAW_NAMES`) come from the seven rows of `streams`
+    (`fleet_random.bank`: where draw d of the first row lies in the block's stream),
+    one number per row each; draw 0 has been used already: `missed[k]` is the number
+    of missed appointments of row `missed_rows[k]` (ascending, then a sentinel not less
+    than the number of rows), and every other row missed none. Rows whose next fill
+    falls past the horizon copy their tallies to `done[row]`. Fills `inside` (next fill
+    inside the horizon) and the first entries of `swapped` (rows that got a new pump)
+    and `swapped_draw` (their draw 7: the accuracy factor and `dry_at` are left to the
+    caller). Returns (rows inside, rows leaving now, rows swapped).
 
     Rows go in chunks, each in two passes (when and how each interval ends, then the
     tallies): shorter chains of dependent arithmetic per row than one pass, which the
-    processor overlaps better, with the chunk's scratch kept in cache."""
+    processor overlaps better, with the chunk's draws and scratch kept in cache."""
     n = state.shape[0]
-    moments = np.empty((min(n, CHUNK), N_MOMENTS))
+    size = min(n, CHUNK)
+    moments = np.empty((size, N_MOMENTS))
+    u = np.empty((streams.shape[0], size))
     counts = np.zeros(3, dtype=np.int64)
     k_missed = 0
     for lo in range(0, n, CHUNK):
-        scratch = moments[: min(CHUNK, n - lo)]
+        m = min(CHUNK, n - lo)
+        fill_bank(streams, u, 0, m)
+        scratch = moments[:m]
         k_missed = _next_fill(
             rules, const, state, yb, x, u, missed_rows, missed, k_missed, lo, scratch
         )
@@ -373,10 +387,12 @@ def step(
             y,
             lo,
             scratch,
+            u,
             row,
             done,
             inside,
             swapped,
+            swapped_draw,
             counts,
             refills_month,
             replacements_month,

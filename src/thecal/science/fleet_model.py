@@ -48,6 +48,8 @@ from thecal.science.fleet_population import (
     block_population,
     pump_constants,
 )
+from thecal.science.fleet_random import bank as random_bank
+from thecal.science.fleet_random import fill_bank, get_state, set_state
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -294,16 +296,26 @@ def _run(
     repl_month = np.zeros(months, dtype=np.int64)
     draws: list[F64] = []
 
+    swapped_draw = np.zeros(n)
+    # The block's stream, drawn by the kernel itself (`fleet_random`: numpy's PCG64,
+    # number for number); the generator is moved on to the same place at the end.
+    stream = get_state(rng)
     size = n
     while size:
         # Draws for the rows still in the block, in patient order: which patients those
-        # are depends only on the block, so the stream is reproducible.
-        u = rng.random((N_DRAWS, size))
+        # are depends only on the block, so the stream is reproducible. They are the
+        # numbers ``rng.random((N_DRAWS, size))`` would give: draw d of row r is number
+        # ``d * size + r`` of this step's stretch of the stream.
+        bank = random_bank(stream, N_DRAWS, size)
         if record:
+            u = np.empty((N_DRAWS, size))
+            fill_bank(bank[:N_DRAWS].copy(), u, 0, size)
             full = np.full((N_DRAWS, n), np.nan)
             full[:, row[:size]] = u
             draws.append(full)
-        missed_rows, missed = _no_shows(params, u[0])
+        no_show = np.empty((1, size))
+        fill_bank(bank[:1], no_show, 0, size)
+        missed_rows, missed = _no_shows(params, no_show[0])
         n_inside, n_leaving, n_swapped = kernel.step(
             rules,
             const[:size],
@@ -312,26 +324,29 @@ def _run(
             xs[:size],
             ys[:size],
             yb[:size],
-            u,
+            bank[1:N_DRAWS],
             missed_rows,
             missed,
             row[:size],
             done,
             inside[:size],
             swapped,
+            swapped_draw,
             refills_month,
             repl_month,
         )
+        stream = bank[N_DRAWS]
         if n_swapped:
             # A new pump draws a new accuracy factor (scipy's normal quantile).
             new = swapped[:n_swapped]
-            units = accuracy.units(pump[new], u[7][new])
+            units = accuracy.units(pump[new], swapped_draw[:n_swapped])
             state[new, kernel.FACTOR] = units / FACTOR_STEP
             kernel.dry_after(const, state, xs, ys, new)
         # Finished rows are compacted away in batches (a finished row's later draws and
         # sums are never used).
         if n_leaving and n_inside <= 0.8 * size:
             size = kernel.compact(inside[:size], row, pump, const, state, tally, xs, ys, yb)
+    set_state(rng, stream)
 
     def tallied(name: str, dtype: type = np.float64) -> NDArray[Any]:
         return done[:, kernel.TALLY_COLUMNS.index(name)].astype(dtype)
