@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.science.fleet_reference import reference_block
+from thecal.science import fleet_model
 from thecal.science.fleet_model import simulate_block
 from thecal.science.fleet_parameters import FleetParameters, fleet_parameters
 
@@ -61,3 +62,16 @@ def test_kernel_gives_the_array_models_numbers_exactly(name: str) -> None:
         assert got.dtype == expected.dtype, key
         assert np.array_equal(got, expected, equal_nan=True), key
     assert out.refills.sum() > 0
+
+
+def test_nearly_whole_missed_appointment_counts_are_left_to_numpy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kernel counts missed appointments with its own log1p and hands counts that
+    are nearly whole to numpy's; with every count handed over, nothing changes."""
+    params, seed, block, size, years = VARIANTS["careless attendance, long horizon"]
+    monkeypatch.setattr(fleet_model, "NO_SHOW_TOLERANCE", 1.0)
+    out = simulate_block(params, seed, block, size, years)
+    ref = reference_block(params, seed, block, size, years)
+    for key in ("refills", "dry_events", "low_alarm_days", "delivered_volume"):
+        assert np.array_equal(getattr(out, key), ref[key]), key

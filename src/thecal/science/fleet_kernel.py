@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from thecal.science.fleet_random import bank as random_bank
 from thecal.science.fleet_random import fill_bank
 
 __all__ = [
@@ -68,6 +69,8 @@ HORIZON, HOUR, MARGIN, DELAY_P, DELAY_MAX, REBOOK, REPORT_MAX = range(7)
 LOW_REPORT_P, EMPTY_REPORT_P, REPL_MIN, REPL_SPAN, MONTHS, DAYS_PER_MONTH = range(7, 13)
 
 HOURS = 24.0
+
+N_DRAWS = 8  # fleet_model.DRAW_NAMES
 
 _jit = njit(cache=True, error_model="numpy", nogil=True)
 
@@ -328,6 +331,46 @@ def _tally(
             for c in range(tally.shape[1]):
                 done[row[r], c] = tally[r, c]
     counts[0], counts[1], counts[2] = n_inside, n_leaving, n_swapped
+
+
+@_jit
+def draw_no_shows(
+    stream: NDArray[np.uint64],
+    size: int,
+    q: float,
+    log_q: float,
+    max_no_shows: float,
+    tolerance: float,
+) -> tuple[NDArray[np.uint64], NDArray[np.int64], F64, NDArray[np.int64]]:
+    """Open this step's stretch of the stream (`fleet_random.bank`: one stream per draw,
+    and where the stretch ends) and use draw 0 of every row: the missed appointments,
+    as `fleet_model.attendance_delay_days` counts them, ``min(floor(log1p(-u) /
+    log(q)), max)``. Only rows with ``u >= 1 - q - 1e-9`` can miss one. Returns the
+    bank, those rows (then a sentinel, `size`), their counts, and which of them have
+    a quotient within `tolerance` (relative) of a whole number: numpy's ``log1p`` may
+    differ from the one here in the last bits, so the caller recounts those with numpy
+    (with a tolerance of 1e-9, in practice there are none)."""
+    bank = random_bank(stream, N_DRAWS, size)
+    u = np.empty((1, size))
+    fill_bank(bank[:1].copy(), u, 0, size)
+    bound = (1 - q) - 1e-9
+    rows = np.empty(size + 1, dtype=np.int64)
+    misses = np.zeros(size + 1)
+    unsure = np.empty(size, dtype=np.int64)
+    k = n_unsure = 0
+    if q > 0:
+        for r in range(size):
+            if u[0, r] >= bound:
+                v = np.log1p(-u[0, r]) / log_q
+                f = np.floor(v)
+                if min(v - f, f + 1 - v) < tolerance * max(1.0, v):
+                    unsure[n_unsure] = k
+                    n_unsure += 1
+                rows[k] = r
+                misses[k] = min(f, max_no_shows)
+                k += 1
+    rows[k] = size
+    return bank, rows[: k + 1], misses[: k + 1], unsure[:n_unsure]
 
 
 @_jit

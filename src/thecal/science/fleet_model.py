@@ -48,7 +48,6 @@ from thecal.science.fleet_population import (
     block_population,
     pump_constants,
 )
-from thecal.science.fleet_random import bank as random_bank
 from thecal.science.fleet_random import fill_bank, get_state, set_state
 
 __all__ = [
@@ -78,10 +77,16 @@ DRAW_NAMES = (
     "new_pump_factor",
 )
 N_DRAWS = len(DRAW_NAMES)
+if kernel.N_DRAWS != N_DRAWS:
+    raise ImportError("fleet_kernel.N_DRAWS must be the number of DRAW_NAMES")
 HOURS = 24.0
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+# Missed-appointment counts whose quotient log1p(-u) / log(q) lies this close (relative)
+# to a whole number are recounted with numpy's own log1p (`kernel.draw_no_shows`).
+NO_SHOW_TOLERANCE = 1e-9
 
 
 def months_in(years: float) -> int:
@@ -192,19 +197,11 @@ def simulate_block(
     return _run(params, pop, rng, years, record)
 
 
-def _no_shows(params: FleetParameters, u_no_show: F64) -> tuple[I64, F64]:
-    """The rows that miss at least one appointment and how many they miss (as in
-    `attendance_delay_days`, with numpy's own ``log1p``). A row with ``u < 1 - q`` misses
-    none; the margin keeps rounding from ever moving a row across that line."""
-    q = params.no_show_probability
-    if q <= 0:
-        rows = np.zeros(0, dtype=np.int64)
-        misses = rows.astype(np.float64)
-    else:
-        rows = np.flatnonzero(u_no_show >= (1 - q) - 1e-9)
-        misses = np.minimum(np.floor(np.log1p(-u_no_show[rows]) / math.log(q)), params.max_no_shows)
-    # ends with a sentinel row past the last
-    return np.append(rows, u_no_show.shape[0]), np.append(misses, 0.0)
+def _no_shows(params: FleetParameters, u_no_show: F64) -> F64:
+    """Missed appointments for draws 0 `u_no_show` (as in `attendance_delay_days`, with
+    numpy's own ``log1p``)."""
+    misses = np.floor(np.log1p(-u_no_show) / math.log(params.no_show_probability))
+    return np.minimum(misses, params.max_no_shows)
 
 
 def _rules(params: FleetParameters, horizon: float, hour: float, months: int) -> F64:
@@ -306,16 +303,25 @@ def _run(
         # are depends only on the block, so the stream is reproducible. They are the
         # numbers ``rng.random((N_DRAWS, size))`` would give: draw d of row r is number
         # ``d * size + r`` of this step's stretch of the stream.
-        bank = random_bank(stream, N_DRAWS, size)
+        q = params.no_show_probability
+        bank, missed_rows, missed, unsure = kernel.draw_no_shows(
+            stream,
+            size,
+            q,
+            math.log(q) if q > 0 else 0.0,
+            float(params.max_no_shows),
+            NO_SHOW_TOLERANCE,
+        )
+        if unsure.size:  # numpy's log1p decides a count that is nearly whole
+            u0 = np.empty((1, size))
+            fill_bank(bank[:1].copy(), u0, 0, size)
+            missed[unsure] = _no_shows(params, u0[0, missed_rows[unsure]])
         if record:
             u = np.empty((N_DRAWS, size))
             fill_bank(bank[:N_DRAWS].copy(), u, 0, size)
             full = np.full((N_DRAWS, n), np.nan)
             full[:, row[:size]] = u
             draws.append(full)
-        no_show = np.empty((1, size))
-        fill_bank(bank[:1], no_show, 0, size)
-        missed_rows, missed = _no_shows(params, no_show[0])
         n_inside, n_leaving, n_swapped = kernel.step(
             rules,
             const[:size],

@@ -166,6 +166,7 @@ class FleetPopulation:
         return int(self.pump.shape[0])
 
 
+@cache
 def schedule_day_fractions(
     template: ScheduleTemplate,
 ) -> tuple[tuple[int, ...], tuple[Fraction, ...]]:
