@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from thecal.science.fleet_random import as_double, fill_bank, next_state
 from thecal.science.fleet_random import bank as random_bank
-from thecal.science.fleet_random import fill_bank
 
 __all__ = [
     "CONSTANT_COLUMNS",
@@ -122,8 +122,8 @@ def dry_after(const: F64, state: F64, x: F64, y: F64, rows: NDArray[np.int64]) -
 
 # What `_next_fill` leaves for `_tally`, per row (NEW_ERI is NaN unless ERI is first
 # seen in this interval, before its next fill).
-N_MOMENTS = 9
-START, LOW, DRY, NEXT, NEW_ERI, EOS_P, REPL_P, KIND, STOP = range(N_MOMENTS)
+N_MOMENTS = 10
+START, LOW, DRY, NEXT, NEW_ERI, EOS_P, REPL_P, KIND, STOP, DRAW_7 = range(N_MOMENTS)
 FINISHED, REFILL, REPLACEMENT = 0.0, 1.0, 2.0
 CHUNK = 1024  # rows per pass
 
@@ -135,7 +135,7 @@ def _next_fill(
     state: F64,
     yb: F64,
     x: F64,
-    u: F64,
+    streams: NDArray[np.uint64],
     missed_rows: NDArray[np.int64],
     missed: F64,
     k_missed: int,
@@ -143,15 +143,29 @@ def _next_fill(
     moments: F64,
 ) -> int:
     """The moments of this fill interval and when and how it ends, for the rows from
-    `lo` (as many as `moments` holds; draws 1 to 7 of row ``lo + i`` in ``u[:, i]``);
-    returns where the next chunk's search of
-    `missed_rows` starts."""
+    `lo` (as many as `moments` holds), drawing each row's draws 1 to 7 from the seven
+    `streams` (moved on); returns where the next chunk's search of `missed_rows`
+    starts."""
     horizon, hour, margin = rules[HORIZON], rules[HOUR], rules[MARGIN]
     delay_p, delay_max, rebook = rules[DELAY_P], rules[DELAY_MAX], rules[REBOOK]
     report_max, low_p, empty_p = rules[REPORT_MAX], rules[LOW_REPORT_P], rules[EMPTY_REPORT_P]
     repl_min, repl_span = rules[REPL_MIN], rules[REPL_SPAN]
     inf = np.inf
+    # The seven streams (one per draw, all with the generator's increment) stay in
+    # registers: their multiplications overlap the row's arithmetic.
+    inc_hi, inc_lo = streams[0, 2], streams[0, 3]
+    h1, l1, h2, l2 = streams[0, 0], streams[0, 1], streams[1, 0], streams[1, 1]
+    h3, l3, h4, l4 = streams[2, 0], streams[2, 1], streams[3, 0], streams[3, 1]
+    h5, l5, h6, l6 = streams[4, 0], streams[4, 1], streams[5, 0], streams[5, 1]
+    h7, l7 = streams[6, 0], streams[6, 1]
     for i in range(moments.shape[0]):
+        h1, l1 = next_state(h1, l1, inc_hi, inc_lo)
+        h2, l2 = next_state(h2, l2, inc_hi, inc_lo)
+        h3, l3 = next_state(h3, l3, inc_hi, inc_lo)
+        h4, l4 = next_state(h4, l4, inc_hi, inc_lo)
+        h5, l5 = next_state(h5, l5, inc_hi, inc_lo)
+        h6, l6 = next_state(h6, l6, inc_hi, inc_lo)
+        h7, l7 = next_state(h7, l7, inc_hi, inc_lo)
         r = lo + i
         start = state[r, T0]
         moments[i, START] = start
@@ -159,6 +173,9 @@ def _next_fill(
             # Finished at an earlier step, not yet compacted away: its draws are unused.
             moments[i, KIND] = FINISHED
             continue
+        u1, u2, u3 = as_double(h1, l1), as_double(h2, l2), as_double(h3, l3)
+        u4, u5, u6 = as_double(h4, l4), as_double(h5, l5), as_double(h6, l6)
+        moments[i, DRAW_7] = as_double(h7, l7)  # the new pump's accuracy, if one comes
         day0 = np.floor(start)
 
         # -- the clinic books the next refill from this fill (`booked_visit`)
@@ -170,8 +187,8 @@ def _next_fill(
         while missed_rows[k_missed] < r:
             k_missed += 1
         misses = missed[k_missed] if missed_rows[k_missed] == r else 0.0
-        postponed_days = 1 + np.floor(u[1, i] * delay_max)
-        postponed = postponed_days if u[0, i] < delay_p else 0.0
+        postponed_days = 1 + np.floor(u2 * delay_max)
+        postponed = postponed_days if u1 < delay_p else 0.0
         planned = booked + (misses * rebook + postponed)
 
         # -- closed-form moments of this fill (before any end of service)
@@ -180,9 +197,9 @@ def _next_fill(
         t_dry = day0 + state[r, DRY_AT]
 
         # -- patients who hear an alarm may call and be refilled early
-        report_days = 1 + np.floor(u[4, i] * report_max)
-        calls_low = u[2, i] < low_p
-        calls_empty = u[3, i] < empty_p
+        report_days = 1 + np.floor(u5 * report_max)
+        calls_low = u3 < low_p
+        calls_empty = u4 < empty_p
         call_low = np.floor(t_low) + report_days + hour
         call_empty = np.floor(t_empty) + report_days + hour
         visit = min(planned, call_low if calls_low else inf)
@@ -211,7 +228,7 @@ def _next_fill(
                 seen = np.ceil(cross * HOURS - 1e-7) / HOURS
                 eri_p = seen
                 eos_p = seen + const[r, EOS_GAP]
-                repl_p = np.floor(seen) + (repl_min + np.floor(u[5, i] * repl_span)) + hour
+                repl_p = np.floor(seen) + (repl_min + np.floor(u6 * repl_span)) + hour
 
         if eos_p < inf:
             # -- what happens before end of service; the visit again, without alarms
@@ -239,6 +256,10 @@ def _next_fill(
         moments[i, REPL_P] = repl_p
         moments[i, KIND] = REFILL if visit < repl_p else REPLACEMENT
         moments[i, STOP] = min(min(t_next, horizon), eos_p)
+    streams[0, 0], streams[0, 1], streams[1, 0], streams[1, 1] = h1, l1, h2, l2
+    streams[2, 0], streams[2, 1], streams[3, 0], streams[3, 1] = h3, l3, h4, l4
+    streams[4, 0], streams[4, 1], streams[5, 0], streams[5, 1] = h5, l5, h6, l6
+    streams[6, 0], streams[6, 1] = h7, l7
     return k_missed
 
 
@@ -252,7 +273,6 @@ def _tally(
     y: F64,
     lo: int,
     moments: F64,
-    u: F64,
     row: NDArray[np.int64],
     done: F64,
     inside: NDArray[np.bool_],
@@ -318,7 +338,7 @@ def _tally(
             state[r, ERI] = state[r, EOS] = state[r, REPL] = inf
             state[r, FIRST_FILL] = 1.0
             swapped[n_swapped] = r
-            swapped_draw[n_swapped] = u[6, i]  # draw 7: the new pump's accuracy
+            swapped_draw[n_swapped] = moments[i, DRAW_7]
             n_swapped += 1
         state[r, T0] = t_next
         # A patient whose next fill is past the horizon is finished: its tallies are final.
@@ -411,15 +431,13 @@ def step(
     n = state.shape[0]
     size = min(n, CHUNK)
     moments = np.empty((size, N_MOMENTS))
-    u = np.empty((streams.shape[0], size))
     counts = np.zeros(3, dtype=np.int64)
     k_missed = 0
     for lo in range(0, n, CHUNK):
         m = min(CHUNK, n - lo)
-        fill_bank(streams, u, 0, m)
         scratch = moments[:m]
         k_missed = _next_fill(
-            rules, const, state, yb, x, u, missed_rows, missed, k_missed, lo, scratch
+            rules, const, state, yb, x, streams, missed_rows, missed, k_missed, lo, scratch
         )
         _tally(
             rules,
@@ -430,7 +448,6 @@ def step(
             y,
             lo,
             scratch,
-            u,
             row,
             done,
             inside,

@@ -26,7 +26,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 from numpy.typing import NDArray
 
-__all__ = ["advance", "bank", "fill_bank", "get_state", "set_state"]
+__all__ = ["advance", "as_double", "bank", "fill_bank", "get_state", "next_state", "set_state"]
 
 U64 = NDArray[np.uint64]
 F64 = NDArray[np.float64]
@@ -71,6 +71,20 @@ def _output(hi: np.uint64, lo: np.uint64) -> float:
     rot = hi >> np.uint64(58)
     out = (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
     return np.float64(out >> np.uint64(11)) * _TO_DOUBLE
+
+
+@_jit
+def next_state(
+    hi: np.uint64, lo: np.uint64, inc_hi: np.uint64, inc_lo: np.uint64
+) -> tuple[Any, Any]:
+    """PCG64's next state after (hi, lo), with increment (inc_hi, inc_lo)."""
+    return _mul_add(hi, lo, _MULT_HI, _MULT_LO, inc_hi, inc_lo)
+
+
+@_jit
+def as_double(hi: np.uint64, lo: np.uint64) -> float:
+    """The double `Generator.random` gives for the state (hi, lo) (just stepped to)."""
+    return _output(hi, lo)
 
 
 @_jit
