@@ -106,6 +106,35 @@ def _time_to_reach(x: F64, y: F64, r: int, daily: float, volume: float) -> float
 
 
 @_jit
+def fill_moments(
+    x: F64,
+    y: F64,
+    daily: F64,
+    worst_x: F64,
+    worst_y: F64,
+    cap: F64,
+    threshold: F64,
+    empty: F64,
+    hour: float,
+) -> tuple[F64, F64, F64, F64]:
+    """Per row, the moments of a fill at the visit hour that are the same every day
+    (`fleet_model.cumulative` and `time_to_reach` for each row, in the same order):
+    volume programmed by the visit hour since midnight, and the day offsets of the
+    low-reservoir and empty alarms and of the clinic's worst-case low-reservoir alarm."""
+    n = x.shape[0]
+    at_hour, low_after = np.empty(n), np.empty(n)
+    empty_after, alarm_after = np.empty(n), np.empty(n)
+    for r in range(n):
+        at = _cumulative(x, y, r, daily[r], hour)
+        at_hour[r] = at
+        low_after[r] = _time_to_reach(x, y, r, daily[r], at + cap[r] - threshold[r])
+        empty_after[r] = _time_to_reach(x, y, r, daily[r], at + cap[r] - empty[r])
+        worst_daily = worst_y[r, worst_y.shape[1] - 1]
+        alarm_after[r] = _time_to_reach(worst_x, worst_y, r, worst_daily, cap[r] - threshold[r])
+    return at_hour, low_after, empty_after, alarm_after
+
+
+@_jit
 def dry_after(const: F64, state: F64, x: F64, y: F64, rows: NDArray[np.int64]) -> None:
     """Set `dry_at` (day offset from a fill's day at which the true reservoir is empty)
     of `rows` from their accuracy factor."""

@@ -246,7 +246,9 @@ def _run(
     # so a moment defined by a volume programmed since a fill is d plus a constant of the
     # patient: the low-reservoir and empty alarms, the dry moment (per pump) and the
     # clinic's refill-by offset are computed once, not at every fill.
-    at_hour = cumulative(x, y, daily, np.full(n, hour))
+    at_hour, low_after, empty_after, alarm_after = kernel.fill_moments(
+        x, y, daily, pop.worst_x, pop.worst_y, cap, thr, empty, hour
+    )
     columns = {
         "cap": cap,
         "empty": empty,
@@ -258,9 +260,9 @@ def _run(
         "daily": daily,
         "daily_b": idle + per_ml * daily,
         "at_hour": at_hour,
-        "low_after": time_to_reach(x, y, daily, at_hour + cap - thr),
-        "empty_after": time_to_reach(x, y, daily, at_hour + cap - empty),
-        "alarm_after": time_to_reach(pop.worst_x, pop.worst_y, pop.worst_y[:, -1], cap - thr),
+        "low_after": low_after,
+        "empty_after": empty_after,
+        "alarm_after": alarm_after,
         "stability": pop.stability_days,
         "first_fill_days": pop.first_fill_days,
         # days per unit of charge at the fastest average use: the whole day's use, or
