@@ -152,16 +152,41 @@ def _fill_two(streams: U64, i: int, out: F64, row: int, lo: int, n: int) -> None
 
 
 @_jit
+def _fill_four(streams: U64, i: int, out: F64, lo: int, n: int) -> None:
+    # Four chains side by side, sharing the generator's increment.
+    inc_hi, inc_lo = streams[i, 2], streams[i, 3]
+    h0, l0, h1, l1 = streams[i, 0], streams[i, 1], streams[i + 1, 0], streams[i + 1, 1]
+    h2, l2, h3, l3 = streams[i + 2, 0], streams[i + 2, 1], streams[i + 3, 0], streams[i + 3, 1]
+    for j in range(n):
+        h0, l0 = _mul_add(h0, l0, _MULT_HI, _MULT_LO, inc_hi, inc_lo)
+        h1, l1 = _mul_add(h1, l1, _MULT_HI, _MULT_LO, inc_hi, inc_lo)
+        h2, l2 = _mul_add(h2, l2, _MULT_HI, _MULT_LO, inc_hi, inc_lo)
+        h3, l3 = _mul_add(h3, l3, _MULT_HI, _MULT_LO, inc_hi, inc_lo)
+        out[i, lo + j] = _output(h0, l0)
+        out[i + 1, lo + j] = _output(h1, l1)
+        out[i + 2, lo + j] = _output(h2, l2)
+        out[i + 3, lo + j] = _output(h3, l3)
+    streams[i, 0], streams[i, 1], streams[i + 1, 0], streams[i + 1, 1] = h0, l0, h1, l1
+    streams[i + 2, 0], streams[i + 2, 1], streams[i + 3, 0], streams[i + 3, 1] = h2, l2, h3, l3
+
+
+@_jit
 def fill_bank(streams: U64, out: F64, lo: int = 0, n: int = -1) -> None:
-    """The next `n` doubles of each stream (row) of `streams` into the same row of
-    `out`, columns from `lo` (`n` < 0: to the end of `out`), moving the streams on."""
+    """The next `n` doubles of each stream (row) of `streams` (streams of one generator:
+    the same increment) into the same row of `out`, columns from `lo` (`n` < 0: to the
+    end of `out`), moving the streams on."""
     count = streams.shape[0]
     if n < 0:
         n = out.shape[1] - lo
-    for i in range(0, count - 1, 2):
+    i = 0
+    while i + 4 <= count:
+        _fill_four(streams, i, out, lo, n)
+        i += 4
+    if i + 2 <= count:
         _fill_two(streams, i, out, i, lo, n)
-    if count % 2:
-        _fill_one(streams, count - 1, out, count - 1, lo, n)
+        i += 2
+    if i < count:
+        _fill_one(streams, i, out, i, lo, n)
 
 
 def get_state(rng: np.random.Generator) -> U64:
