@@ -2,15 +2,20 @@
 
 `fleet_model` keeps the block's patients as rows of a few float64 matrices (per-patient
 constants, the state at the current fill, the running tallies; the day tables) and, for
-each fill interval, draws the block's uniforms with numpy and calls `step`, which does
-the whole interval for each row in one pass: the same formulas, in the same order and
-with the same IEEE double arithmetic, as the array expressions they replace, so results
-are identical to the last bit (`docs/science.md`, "Speed"). The two pieces that numpy
-computes differently from C's libm (``log1p`` for missed appointments, the normal
-quantile for a new pump's accuracy) stay with numpy/scipy in `fleet_model`.
+each fill interval, calls `draw_no_shows` and then `step`, which work out the interval
+for every row (in chunks, two passes each): the same formulas, in the same order and
+with the same IEEE double arithmetic, as the whole-array numpy model they replace, so
+results are identical to the last bit (`tests/science/test_fleet_kernel.py`;
+`docs/science.md`, "Speed"). The interval's uniforms are numpy's, drawn here
+(`fleet_random`). Where numpy computes differently from the C library, numpy/scipy
+keep the last word: a missed-appointment count that is nearly whole is recounted with
+numpy's ``log1p``, and a new pump's accuracy factor comes from scipy's normal quantile
+(both in `fleet_model`).
 
-Compiled with numba (``cache=True``: the first use on a machine compiles and stores the
-machine code next to this file, or in numba's cache directory; later processes load it).
+Compiled with numba (``cache=True``: the first use on a machine compiles, about 7 s,
+and stores the machine code next to this file, or in numba's cache directory; later
+processes load it). The cache follows this file only: after editing `fleet_random`,
+touch this file.
 """
 
 from __future__ import annotations

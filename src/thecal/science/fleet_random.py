@@ -14,6 +14,10 @@ A *bank* of streams is one generator's sequence cut into consecutive pieces: str
 the state, built by squaring in ``log2(length)`` steps). The pieces are generated side
 by side, which the processor overlaps (each stream is one long chain of dependent
 multiplications), and numpy's generator is then set to where the last piece ends.
+
+numba's cache keys compiled code on the file that defines it: `fleet_kernel`'s cached
+machine code includes these functions, so after editing this file touch
+`fleet_kernel.py` (or delete the ``*.nbi``/``*.nbc`` files in ``__pycache__``).
 """
 
 from __future__ import annotations
