@@ -38,15 +38,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from thecal.science import fleet_kernel as kernel
 from thecal.science.fleet_parameters import FleetParameters
 from thecal.science.fleet_population import (
     FACTOR_STEP,
+    AccuracyDistribution,
     FleetPopulation,
-    accuracy_factor_units,
     block_generator,
     block_population,
     pump_constants,
 )
+from thecal.science.fleet_random import fill_bank, get_state, set_state
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -75,10 +77,16 @@ DRAW_NAMES = (
     "new_pump_factor",
 )
 N_DRAWS = len(DRAW_NAMES)
+if kernel.N_DRAWS != N_DRAWS:
+    raise ImportError("fleet_kernel.N_DRAWS must be the number of DRAW_NAMES")
 HOURS = 24.0
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+# Missed-appointment counts whose quotient log1p(-u) / log(q) lies this close (relative)
+# to a whole number are recounted with numpy's own log1p (`kernel.draw_no_shows`).
+NO_SHOW_TOLERANCE = 1e-9
 
 
 def months_in(years: float) -> int:
@@ -189,18 +197,32 @@ def simulate_block(
     return _run(params, pop, rng, years, record)
 
 
-class _Working:
-    """Per-patient arrays of the patients still inside the horizon (rows in step).
+def _no_shows(params: FleetParameters, u_no_show: F64) -> F64:
+    """Missed appointments for draws 0 `u_no_show` (as in `attendance_delay_days`, with
+    numpy's own ``log1p``)."""
+    misses = np.floor(np.log1p(-u_no_show) / math.log(params.no_show_probability))
+    return np.minimum(misses, params.max_no_shows)
 
-    Patients leave only when their next fill falls past the horizon; their rows are
-    then dropped (`compact`) so that every later step works on contiguous arrays."""
 
-    def __init__(self, **arrays: NDArray[Any]) -> None:
-        self.__dict__.update(arrays)
-
-    def compact(self, keep: NDArray[np.bool_]) -> None:
-        for name, values in self.__dict__.items():
-            self.__dict__[name] = values[keep]
+def _rules(params: FleetParameters, horizon: float, hour: float, months: int) -> F64:
+    values = {
+        "horizon": horizon,
+        "hour": hour,
+        "booking_margin_days": params.booking_margin_days,
+        "delay_probability": params.delay_probability,
+        "delay_days_max": params.delay_days_max,
+        "rebook_days": params.rebook_days,
+        "report_visit_days_max": params.report_visit_days_max,
+        "low_alarm_report_probability": params.low_alarm_report_probability,
+        "empty_alarm_report_probability": params.empty_alarm_report_probability,
+        "replacement_delay_days_min": params.replacement_delay_days_min,
+        "replacement_days_span": (
+            params.replacement_delay_days_max - params.replacement_delay_days_min + 1
+        ),
+        "months": months,
+        "days_per_month": DAYS_PER_MONTH,
+    }
+    return np.array([float(values[name]) for name in kernel.RULE_NAMES])
 
 
 def _run(
@@ -224,203 +246,135 @@ def _run(
     # so a moment defined by a volume programmed since a fill is d plus a constant of the
     # patient: the low-reservoir and empty alarms, the dry moment (per pump) and the
     # clinic's refill-by offset are computed once, not at every fill.
-    at_hour = cumulative(x, y, daily, np.full(n, hour))
-    w = _Working(
-        row=np.arange(n),
-        pump=p,
-        cap=cap,
-        empty=empty,
-        min_rate=pc.minimum_rate[p],
-        idle=idle,
-        per_ml=per_ml,
-        eri_level=pc.eri_level[p],
-        eos_gap=pc.eos_after_eri_days[p],
-        x=x,
-        y=y,
-        daily=daily,
-        yb=idle[:, None] * x + per_ml[:, None] * y,  # battery use since midnight, same breaks
-        daily_b=idle + per_ml * daily,
-        at_hour=at_hour,
-        low_after=time_to_reach(x, y, daily, at_hour + cap - thr),
-        empty_after=time_to_reach(x, y, daily, at_hour + cap - empty),
-        alarm_after=time_to_reach(pop.worst_x, pop.worst_y, pop.worst_y[:, -1], cap - thr),
-        stability=pop.stability_days,
-        first_fill_days=pop.first_fill_days,
-        # state
-        t0=np.full(n, hour),
-        charge=pop.charge.copy(),
-        factor=pop.factor.copy(),
-        dry_at=np.zeros(n),
-        eri=np.full(n, np.inf),
-        eos=np.full(n, np.inf),
-        repl=np.full(n, np.inf),
-        first_fill=np.zeros(n, dtype=bool),
-        # tallies
-        refills=np.zeros(n, dtype=np.int64),
-        replacements=np.zeros(n, dtype=np.int64),
-        dry_events=np.zeros(n, dtype=np.int64),
-        intervals=np.zeros(n, dtype=np.int64),
-        dry_intervals=np.zeros(n, dtype=np.int64),
-        alarm_days=np.zeros(n),
-        no_drug=np.zeros(n),
-        eos_days=np.zeros(n),
-        programmed=np.zeros(n),
-        delivered=np.zeros(n),
-        first_eri=np.full(n, np.nan),
+    at_hour, low_after, empty_after, alarm_after = kernel.fill_moments(
+        x, y, daily, pop.worst_x, pop.worst_y, cap, thr, empty, hour
     )
-    tallies = (
-        "refills", "replacements", "dry_events", "intervals", "dry_intervals", "alarm_days",
-        "no_drug", "eos_days", "programmed", "delivered", "first_eri",
-    )  # fmt: skip
-    done: dict[str, NDArray[Any]] = {name: np.copy(getattr(w, name)) for name in tallies}
-
-    def dry_after(rows: NDArray[np.bool_] | slice, factor: F64) -> F64:
-        """Day offset from a fill's day at which the true reservoir is empty."""
-        volume = w.cap[rows] / factor
-        limit = w.cap[rows] - w.empty[rows]
-        early = time_to_reach(
-            w.x[rows], w.y[rows], w.daily[rows], w.at_hour[rows] + np.minimum(volume, limit)
-        )
-        late = w.empty_after[rows] + (volume - limit) / w.min_rate[rows]
-        return np.where(volume <= limit, early, late)
-
-    w.dry_at = dry_after(slice(None), w.factor)
+    columns = {
+        "cap": cap,
+        "empty": empty,
+        "min_rate": pc.minimum_rate[p],
+        "idle": idle,
+        "per_ml": per_ml,
+        "eri_level": pc.eri_level[p],
+        "eos_gap": pc.eos_after_eri_days[p],
+        "daily": daily,
+        "daily_b": idle + per_ml * daily,
+        "at_hour": at_hour,
+        "low_after": low_after,
+        "empty_after": empty_after,
+        "alarm_after": alarm_after,
+        "stability": pop.stability_days,
+        "first_fill_days": pop.first_fill_days,
+        # days per unit of charge at the fastest average use: the whole day's use, or
+        # the minimum rate's after the empty alarm (a bound: see `kernel.step`)
+        "days_per_charge": 1 / (idle + per_ml * np.maximum(daily, pc.minimum_rate[p])),
+    }
+    # One row per patient still inside the horizon: constants, state at the current
+    # fill, running tallies, and the day tables (volume, and battery use with the same
+    # breakpoints). Rows of finished patients are dropped in batches (`kernel.compact`).
+    const = np.ascontiguousarray(np.column_stack([columns[c] for c in kernel.CONSTANT_COLUMNS]))
+    state = np.zeros((n, len(kernel.STATE_COLUMNS)))
+    state[:, kernel.T0] = hour
+    state[:, kernel.CHARGE] = pop.charge
+    state[:, kernel.FACTOR] = pop.factor
+    state[:, kernel.ERI] = state[:, kernel.EOS] = state[:, kernel.REPL] = np.inf
+    tally = np.zeros((n, len(kernel.TALLY_COLUMNS)))
+    tally[:, kernel.FIRST_ERI] = np.nan
+    done = tally.copy()
+    xs = np.ascontiguousarray(x, dtype=np.float64)
+    ys = np.ascontiguousarray(y, dtype=np.float64)
+    yb = np.ascontiguousarray(idle[:, None] * x + per_ml[:, None] * y)  # battery use
+    row = np.arange(n, dtype=np.int64)
+    pump = p.copy()
+    kernel.dry_after(const, state, xs, ys, row)
+    rules = _rules(params, horizon, hour, months)
+    accuracy = AccuracyDistribution.of(params)
+    inside = np.zeros(n, dtype=np.bool_)
+    swapped = np.zeros(n, dtype=np.int64)
     refills_month = np.zeros(months, dtype=np.int64)
     repl_month = np.zeros(months, dtype=np.int64)
     draws: list[F64] = []
 
-    while w.row.size:
-        # Draws for the patients still inside the horizon, in patient order: which
-        # patients those are depends only on the block, so the stream is reproducible.
-        u = rng.random((N_DRAWS, w.row.size))
+    swapped_draw = np.zeros(n)
+    # The block's stream, drawn by the kernel itself (`fleet_random`: numpy's PCG64,
+    # number for number); the generator is moved on to the same place at the end.
+    stream = get_state(rng)
+    size = n
+    while size:
+        # Draws for the rows still in the block, in patient order: which patients those
+        # are depends only on the block, so the stream is reproducible. They are the
+        # numbers ``rng.random((N_DRAWS, size))`` would give: draw d of row r is number
+        # ``d * size + r`` of this step's stretch of the stream.
+        q = params.no_show_probability
+        bank, missed_rows, missed, unsure = kernel.draw_no_shows(
+            stream,
+            size,
+            q,
+            math.log(q) if q > 0 else 0.0,
+            float(params.max_no_shows),
+            NO_SHOW_TOLERANCE,
+        )
+        if unsure.size:  # numpy's log1p decides a count that is nearly whole
+            u0 = np.empty((1, size))
+            fill_bank(bank[:1].copy(), u0, 0, size)
+            missed[unsure] = _no_shows(params, u0[0, missed_rows[unsure]])
         if record:
+            u = np.empty((N_DRAWS, size))
+            fill_bank(bank[:N_DRAWS].copy(), u, 0, size)
             full = np.full((N_DRAWS, n), np.nan)
-            full[:, w.row] = u
+            full[:, row[:size]] = u
             draws.append(full)
-        start = w.t0
-        day0 = np.floor(start)
-        F, E, m = w.cap, w.empty, w.min_rate
-
-        # -- the clinic books the next refill from this fill
-        stability = np.where(w.first_fill, w.first_fill_days, w.stability)
-        booked = booked_visit(start, w.alarm_after, stability, params.booking_margin_days, hour)
-        planned = booked + attendance_delay_days(params, u[0], u[1], u[2])
-
-        # -- closed-form moments of this fill (before any end of service)
-        t_low = day0 + w.low_after
-        t_empty = day0 + w.empty_after
-        t_dry = day0 + w.dry_at
-
-        # -- the battery: the first hourly self-check at or after the ERI crossing
-        has_eri = np.isfinite(w.eri)
-        need = w.charge - w.eri_level
-        used_by_start = day0 * w.daily_b + w.idle * hour + w.per_ml * w.at_hour
-        cross = time_to_reach(w.x, w.yb, w.daily_b, used_by_start + need)
-        used_at_empty = w.idle * (t_empty - start) + w.per_ml * (F - E)
-        cross = np.where(
-            cross <= t_empty, cross, t_empty + (need - used_at_empty) / (w.idle + w.per_ml * m)
+        n_inside, n_leaving, n_swapped = kernel.step(
+            rules,
+            const[:size],
+            state[:size],
+            tally[:size],
+            xs[:size],
+            ys[:size],
+            yb[:size],
+            bank[1:N_DRAWS],
+            missed_rows,
+            missed,
+            row[:size],
+            done,
+            inside[:size],
+            swapped,
+            swapped_draw,
+            refills_month,
+            repl_month,
         )
-        seen = np.ceil(cross * HOURS - 1e-7) / HOURS
-        replacement_days = params.replacement_delay_days_min + np.floor(
-            u[6] * (params.replacement_delay_days_max - params.replacement_delay_days_min + 1)
-        )
-        eri_p = np.where(has_eri, w.eri, seen)
-        eos_p = np.where(has_eri, w.eos, seen + w.eos_gap)
-        repl_p = np.where(has_eri, w.repl, np.floor(seen) + replacement_days + hour)
+        stream = bank[N_DRAWS]
+        if n_swapped:
+            # A new pump draws a new accuracy factor (scipy's normal quantile).
+            new = swapped[:n_swapped]
+            units = accuracy.units(pump[new], swapped_draw[:n_swapped])
+            state[new, kernel.FACTOR] = units / FACTOR_STEP
+            kernel.dry_after(const, state, xs, ys, new)
+        # Finished rows are compacted away in batches (a finished row's later draws and
+        # sums are never used).
+        if n_leaving and n_inside <= 0.8 * size:
+            size = kernel.compact(inside[:size], row, pump, const, state, tally, xs, ys, yb)
+    set_state(rng, stream)
 
-        # -- what happens before end of service
-        t_low = np.where(t_low < eos_p, t_low, np.inf)
-        t_empty_c = np.where(t_empty < eos_p, t_empty, np.inf)
-        t_dry = np.where(t_dry < eos_p, t_dry, np.inf)
-
-        # -- patients who hear an alarm may call and be refilled early
-        report_days = 1 + np.floor(u[5] * params.report_visit_days_max)
-        early_low = np.where(
-            np.isfinite(t_low) & (u[3] < params.low_alarm_report_probability),
-            np.floor(t_low) + report_days + hour,
-            np.inf,
-        )
-        early_empty = np.where(
-            np.isfinite(t_empty_c) & (u[4] < params.empty_alarm_report_probability),
-            np.floor(t_empty_c) + report_days + hour,
-            np.inf,
-        )
-        visit = np.minimum(planned, np.minimum(early_low, early_empty))
-        visit = np.where(visit < eos_p, visit, np.inf)  # a dead pump waits for its replacement
-        t_next = np.minimum(visit, repl_p)
-        is_refill = visit < repl_p
-        new_eri = ~has_eri & (eri_p < t_next)
-
-        # -- tally up to the next fill or the horizon
-        end = np.minimum(t_next, horizon)
-        stop = np.minimum(end, eos_p)
-        c_stop = cumulative(w.x, w.y, w.daily, np.minimum(stop, t_empty))
-        prog = np.where(
-            stop <= t_empty,
-            c_stop - (day0 * w.daily + w.at_hour),
-            (F - E) + m * np.maximum(stop - t_empty, 0.0),
-        )
-        w.programmed += prog
-        w.delivered += np.minimum(w.factor * prog, F)
-        w.alarm_days += np.maximum(end - t_low, 0.0)
-        w.dry_events += t_dry < end
-        w.no_drug += np.maximum(end - np.minimum(t_dry, eos_p), 0.0)
-        w.eos_days += np.maximum(end - eos_p, 0.0)
-        complete = t_next <= horizon
-        w.intervals += complete
-        w.dry_intervals += complete & (t_dry < t_next)
-        seen_in = new_eri & (eri_p < horizon) & np.isnan(w.first_eri)
-        w.first_eri[seen_in] = eri_p[seen_in]
-        month = np.minimum((t_next / DAYS_PER_MONTH).astype(np.int64), months - 1)
-        counted_refill = complete & is_refill
-        counted_repl = complete & ~is_refill
-        w.refills += counted_refill
-        w.replacements += counted_repl
-        refills_month += np.bincount(month[counted_refill], minlength=months)
-        repl_month += np.bincount(month[counted_repl], minlength=months)
-
-        # -- the next fill: same pump refilled, or a new pump
-        w.charge = np.where(
-            is_refill, w.charge - (w.idle * (t_next - start) + w.per_ml * prog), 1.0
-        )
-        w.eri = np.where(new_eri, eri_p, w.eri)
-        w.eos = np.where(new_eri, eos_p, w.eos)
-        w.repl = np.where(new_eri, repl_p, w.repl)
-        swap = ~is_refill
-        if swap.any():
-            w.factor[swap] = accuracy_factor_units(params, w.pump[swap], u[7][swap]) / FACTOR_STEP
-            w.dry_at[swap] = dry_after(swap, w.factor[swap])
-            w.eri[swap] = w.eos[swap] = w.repl[swap] = np.inf
-        w.first_fill = swap
-        w.t0 = t_next
-        # A patient whose next fill is past the horizon is finished: its tallies are
-        # final now. Its row is dropped at the next compaction (rows are compacted in
-        # batches; a finished row's later draws and sums are never used).
-        inside = t_next < horizon
-        leaving = ~inside & (start < horizon)
-        if leaving.any():
-            for name in tallies:
-                done[name][w.row[leaving]] = getattr(w, name)[leaving]
-            remaining = int(inside.sum())
-            if remaining <= 0.8 * inside.size:
-                w.compact(inside)
+    def tallied(name: str, dtype: type = np.float64) -> NDArray[Any]:
+        return done[:, kernel.TALLY_COLUMNS.index(name)].astype(dtype)
 
     return BlockOutcome(
         first=pop.first,
         years=years,
         drug=pop.drug,
         pump=pop.pump,
-        refills=done["refills"],
-        replacements=done["replacements"],
-        dry_events=done["dry_events"],
-        intervals=done["intervals"],
-        dry_intervals=done["dry_intervals"],
-        low_alarm_days=done["alarm_days"],
-        no_drug_days=done["no_drug"],
-        end_of_service_days=done["eos_days"],
-        programmed_volume=done["programmed"],
-        delivered_volume=done["delivered"],
-        first_eri_day=done["first_eri"],
+        refills=tallied("refills", np.int64),
+        replacements=tallied("replacements", np.int64),
+        dry_events=tallied("dry_events", np.int64),
+        intervals=tallied("intervals", np.int64),
+        dry_intervals=tallied("dry_intervals", np.int64),
+        low_alarm_days=tallied("alarm_days"),
+        no_drug_days=tallied("no_drug"),
+        end_of_service_days=tallied("eos_days"),
+        programmed_volume=tallied("programmed"),
+        delivered_volume=tallied("delivered"),
+        first_eri_day=tallied("first_eri"),
         refills_by_month=refills_month,
         replacements_by_month=repl_month,
         draws=draws,

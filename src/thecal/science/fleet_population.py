@@ -45,6 +45,7 @@ from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass
 
 __all__ = [
     "BLOCK_SIZE",
+    "AccuracyDistribution",
     "FleetPopulation",
     "PumpConstants",
     "accuracy_factor_units",
@@ -165,6 +166,7 @@ class FleetPopulation:
         return int(self.pump.shape[0])
 
 
+@cache
 def schedule_day_fractions(
     template: ScheduleTemplate,
 ) -> tuple[tuple[int, ...], tuple[Fraction, ...]]:
@@ -224,17 +226,36 @@ def prescription_of(params: FleetParameters, population: FleetPopulation, j: int
     return Prescription(mix.id, concentration, Mode.FLEX, steps=steps, patient_bolus=bolus)
 
 
+@dataclass(frozen=True)
+class AccuracyDistribution:
+    """Per pump model of the mix: the model's normal distribution of the accuracy factor
+    (fleet.toml) and the cumulative probabilities of its accuracy band's ends."""
+
+    mean: F64
+    sd: F64
+    lo_p: F64
+    hi_p: F64
+
+    @classmethod
+    def of(cls, params: FleetParameters) -> AccuracyDistribution:
+        pumps = pump_constants(tuple(p.id for p in params.pumps))
+        mean = np.array([params.accuracy_mean[k] for k in pumps.kind])
+        sd = np.array([params.accuracy_sd[k] for k in pumps.kind])
+        band = pumps.band
+        return cls(mean, sd, ndtr((-band - mean) / sd), ndtr((band - mean) / sd))
+
+    def units(self, pump: NDArray[np.integer], u: F64) -> I64:
+        """`accuracy_factor_units` for pumps of the models `pump`."""
+        mean, sd, lo_p, hi_p = self.mean[pump], self.sd[pump], self.lo_p[pump], self.hi_p[pump]
+        factor = 1 + mean + sd * ndtri(lo_p + u * (hi_p - lo_p))
+        return np.rint(factor * FACTOR_STEP).astype(np.int64)
+
+
 def accuracy_factor_units(params: FleetParameters, pump: NDArray[np.integer], u: F64) -> I64:
     """A pump's accuracy factor (true / programmed volume) in units of 1/FACTOR_STEP, from
     uniform draws `u`: the model's normal distribution (fleet.toml) truncated to the pump
     model's accuracy band, by inverse transform."""
-    pumps = pump_constants(tuple(p.id for p in params.pumps))
-    mean = np.array([params.accuracy_mean[k] for k in pumps.kind])[pump]
-    sd = np.array([params.accuracy_sd[k] for k in pumps.kind])[pump]
-    band = pumps.band[pump]
-    lo_p, hi_p = ndtr((-band - mean) / sd), ndtr((band - mean) / sd)
-    factor = 1 + mean + sd * ndtri(lo_p + u * (hi_p - lo_p))
-    return np.rint(factor * FACTOR_STEP).astype(np.int64)
+    return AccuracyDistribution.of(params).units(pump, u)
 
 
 def _weights(values: list[float]) -> NDArray[np.float64]:
