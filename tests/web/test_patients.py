@@ -109,7 +109,9 @@ def test_a_birth_date_in_the_future_is_refused_with_what_is_accepted(live: LiveC
 def test_the_new_patient_form_works_from_the_keyboard_alone(page: Page, live: LiveClinic) -> None:
     sign_in(page, "dr.hale")
     page.goto("/patients/new")
-    keys = page.keyboard  # the MRN field has focus on arrival
+    # the MRN field has focus on arrival (wait for it: keys typed earlier would go nowhere)
+    expect(page.get_by_label("MRN")).to_be_focused()
+    keys = page.keyboard
     keys.type("KEY-1")
     keys.press("Tab")
     keys.type("Kim")
