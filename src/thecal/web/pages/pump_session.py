@@ -418,6 +418,29 @@ def _allow(actor: Actor, action: PumpAction, where: Where | None) -> None:
     authorize(actor, PUMP_ACTION_PERMISSIONS[action], where.patient.id if where else None)
 
 
+@dataclass(frozen=True)
+class _Reach:
+    """A pump in reach, the clinic's record of it (None: no active implant has its
+    serial) and the clinic's drug library, for an actor allowed the action."""
+
+    station: ProgrammerStation
+    pump: PumpInReach
+    where: Where | None
+    library: DrugLibrary
+
+
+def _reach(
+    request: Request, serial: str, clinic: Clinic, actor: Actor, action: PumpAction
+) -> _Reach:
+    """The pump with `serial` and its record; `Forbidden` unless `actor` may do `action`."""
+    station, pump = _pump(request, serial)
+    with clinic.read(actor) as call:
+        where = _where(call, pump.serial)
+        library = call.library
+    _allow(actor, action, where)
+    return _Reach(station, pump, where, library)
+
+
 def _may(actor: Actor, where: Where | None) -> dict[str, bool]:
     patient_id = where.patient.id if where else None
     return {
@@ -562,10 +585,8 @@ def _pair_problems(refused: HandshakeRefused) -> FormProblems:
 
 
 def _pair(request: Request, serial: str, clinic: Clinic, actor: Actor, typed: str) -> Response:
-    station, pump = _pump(request, serial)
-    with clinic.read(actor) as call:
-        where = _where(call, pump.serial)
-    _allow(actor, PumpAction.PAIR, where)
+    reach = _reach(request, serial, clinic, actor, PumpAction.PAIR)
+    station, pump = reach.station, reach.pump
     shown = SessionPage(secret=typed)
     try:
         secret = DeviceSecret.parse(typed)
@@ -619,13 +640,10 @@ async def import_reading(
 def _interrogate(
     request: Request, serial: str, clinic: Clinic, actor: Actor, file: bool
 ) -> Response:
-    station, pump = _pump(request, serial)
-    with clinic.read(actor) as call:
-        where = _where(call, pump.serial)
-        library = call.library
     # Filing the reading needs the same permission as reading the pump (interrogation
     # import); the clinic service checks it again when it files.
-    _allow(actor, PumpAction.INTERROGATE, where)
+    reach = _reach(request, serial, clinic, actor, PumpAction.INTERROGATE)
+    station, pump, where, library = reach.station, reach.pump, reach.where, reach.library
     visit = _visit(station, pump, lambda session: clinician.interrogate(session.link))
     shown = SessionPage(problem=visit.problem, resolved=visit.resolved)
     if visit.value is not None:
@@ -692,17 +710,14 @@ async def control(request: Request, serial: str, clinic: ClinicDep, actor: PageA
 def _control(
     request: Request, serial: str, clinic: Clinic, actor: Actor, name: str, confirmed: bool
 ) -> Response:
-    station, pump = _pump(request, serial)
     try:
         spec = CONTROLS[Control(name)]
     except ValueError:
         accepted = ", ".join(control.value for control in Control)
         raise Invalid(f"command: no pump command {name!r}", field="command",
                       accepted=accepted) from None  # fmt: skip
-    with clinic.read(actor) as call:
-        where = _where(call, pump.serial)
-        library = call.library
-    _allow(actor, spec.action, where)
+    reach = _reach(request, serial, clinic, actor, spec.action)
+    station, pump, where, library = reach.station, reach.pump, reach.where, reach.library
     if not confirmed:
         return render(request, "pump_confirm.html", actor, pump=pump, where=where,
                       command=name, spec=spec)  # fmt: skip
@@ -794,11 +809,8 @@ def _program_review_page(
 def _program(
     request: Request, serial: str, clinic: Clinic, actor: Actor, values: dict[str, str]
 ) -> Response:
-    station, pump = _pump(request, serial)
-    with clinic.read(actor) as call:
-        where = _where(call, pump.serial)
-        library = call.library
-    _allow(actor, PumpAction.PROGRAM, where)
+    reach = _reach(request, serial, clinic, actor, PumpAction.PROGRAM)
+    station, pump, where, library = reach.station, reach.pump, reach.where, reach.library
     if where is None or where.current is None or where.prescription is None:
         blocked = (
             f"There is no clinic prescription to send: the clinic has no active implant with "
@@ -1004,11 +1016,8 @@ class _Refilled:
 def _refill(
     request: Request, serial: str, clinic: Clinic, actor: Actor, values: dict[str, str]
 ) -> Response:
-    station, pump = _pump(request, serial)
-    with clinic.read(actor) as call:
-        where = _where(call, pump.serial)
-        library = call.library
-    _allow(actor, PumpAction.REFILL, where)
+    reach = _reach(request, serial, clinic, actor, PumpAction.REFILL)
+    station, pump, where, library = reach.station, reach.pump, reach.where, reach.library
     action = values.get("action", "start")
     reasons = _reasons(values)
     entries = _entries(values, where, reasons)
