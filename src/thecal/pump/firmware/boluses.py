@@ -1,0 +1,217 @@
+"""Bolus commands: clinician (on top of the schedule), priming and bridge (instead of
+it), and the patient's own bolus (the rule is `thecal.pump.bolus.judge_patient_bolus`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from thecal.pump.bolus import BolusVerdict, judge_patient_bolus, starts_in_window
+from thecal.pump.commands import (
+    MAX_BOLUS_DURATION,
+    Accepted,
+    BridgeBolus,
+    ClinicianBolus,
+    PatientBolusRequest,
+    PrimingBolus,
+    Rejected,
+    Rejection,
+    Response,
+)
+from thecal.pump.firmware.core import FirmwareCore
+from thecal.pump.firmware.delivery_state import holds, start_bolus
+from thecal.pump.firmware.engine import rate_segment
+from thecal.pump.payloads import BolusDenial, BolusGrant, BolusKind, TherapyState
+from thecal.pump.timebase import DAY_US, duration_us
+from thecal.therapy.quantities import Duration, Volume, VolumeRate
+
+__all__ = [
+    "bolus_state_problem",
+    "bridge_bolus",
+    "clinician_bolus",
+    "patient_bolus",
+    "patient_check",
+    "priming_bolus",
+]
+
+
+def bolus_state_problem(fw: FirmwareCore) -> Rejected | None:
+    """Why no bolus may start now (None if one may)."""
+    r = fw.ram
+    if r.state is TherapyState.END_OF_SERVICE:
+        return Rejected(Rejection.INVALID_STATE, "the pump is at end of service")
+    if r.memory_error:
+        return Rejected(Rejection.INVALID_STATE, "memory error: write a prescription first")
+    on_hold = holds(fw)
+    if on_hold:
+        names = ", ".join(h.value.replace("_", " ") for h in on_hold)
+        return Rejected(Rejection.INVALID_STATE, f"delivery is suspended ({names})")
+    if r.overlay is not None:
+        return Rejected(
+            Rejection.INVALID_STATE,
+            f"a {r.overlay.kind.value} bolus is running until {fw.local(r.overlay.end)}",
+            retry_after=fw.local(r.overlay.end),
+        )
+    return None
+
+
+def _duration_problem(duration: Duration) -> Rejected | None:
+    if duration.seconds <= 0 or duration > MAX_BOLUS_DURATION:
+        return Rejected(
+            Rejection.INVALID_ARGUMENT,
+            f"bolus duration {duration} must be above 0 and at most {MAX_BOLUS_DURATION}",
+        )
+    return None
+
+
+def clinician_bolus(fw: FirmwareCore, command: ClinicianBolus, request_id: str) -> Response:
+    r = fw.ram
+    problem = bolus_state_problem(fw) or _duration_problem(command.duration)
+    if problem is not None:
+        return problem
+    if command.dose.amount <= 0:
+        return Rejected(Rejection.INVALID_ARGUMENT, "the bolus dose must be more than zero")
+    if r.state not in (TherapyState.RUNNING, TherapyState.MINIMUM_RATE, TherapyState.STOPPED):
+        return Rejected(Rejection.INVALID_STATE, f"no clinician bolus in {r.state.value}")
+    entry = fw.library.find(r.drug)
+    if entry is None or entry.bolus_dose_hard_max is None:
+        return Rejected(Rejection.HARD_LIMIT, f"no bolus limit for {r.drug} in the drug library")
+    if command.dose > entry.bolus_dose_hard_max.value:
+        return Rejected(
+            Rejection.HARD_LIMIT,
+            f"bolus {command.dose} is above the hard limit {entry.bolus_dose_hard_max.value}",
+        )
+    volume = command.dose / r.concentration
+    rate = volume / command.duration
+    base, _ = rate_segment(fw, r.ticks)
+    peak = VolumeRate(rate.amount + base * DAY_US)
+    top = max(fw.profile.model.max_volume_rate.value, fw.profile.model.max_bolus_volume_rate.value)
+    if peak > top:
+        return Rejected(Rejection.HARD_LIMIT, f"volume rate {peak} is above the pump's {top}")
+    if r.estimate - volume.amount < fw.empty:
+        return Rejected(Rejection.RESERVOIR, "the reservoir is too low for this bolus")
+    bolus = start_bolus(fw, BolusKind.CLINICIAN, volume, command.dose, command.duration, request_id)
+    return Accepted(
+        "clinician bolus started",
+        BolusGrant(
+            BolusKind.CLINICIAN,
+            command.dose,
+            volume,
+            fw.local(bolus.start),
+            fw.local(bolus.end),
+        ),
+    )
+
+
+def _replacing_bolus(
+    fw: FirmwareCore, kind: BolusKind, volume: Volume, duration: Duration, request_id: str
+) -> Response:
+    """A bolus that runs instead of the schedule (priming, bridge)."""
+    r = fw.ram
+    problem = bolus_state_problem(fw) or _duration_problem(duration)
+    if problem is not None:
+        return problem
+    if volume.amount <= 0:
+        return Rejected(Rejection.INVALID_ARGUMENT, "the bolus volume must be more than zero")
+    if kind is BolusKind.BRIDGE and (r.prescription is None or r.awaiting_prescription):
+        return Rejected(
+            Rejection.INVALID_STATE,
+            "write the prescription for the new solution before the bridge bolus",
+        )
+    rate = volume / duration
+    top = fw.profile.model.max_bolus_volume_rate.value
+    if rate > top:
+        return Rejected(Rejection.HARD_LIMIT, f"volume rate {rate} is above the pump's {top}")
+    if volume.amount > r.estimate:
+        return Rejected(
+            Rejection.RESERVOIR,
+            f"the reservoir (about {Volume(r.estimate)}) cannot supply {volume}",
+        )
+    dose = volume.times(r.concentration)
+    bolus = start_bolus(fw, kind, volume, dose, duration, request_id)
+    return Accepted(
+        f"{kind.value} bolus started",
+        BolusGrant(kind, dose, volume, fw.local(bolus.start), fw.local(bolus.end)),
+    )
+
+
+def priming_bolus(fw: FirmwareCore, command: PrimingBolus, request_id: str) -> Response:
+    return _replacing_bolus(fw, BolusKind.PRIMING, command.volume, command.duration, request_id)
+
+
+def bridge_bolus(fw: FirmwareCore, command: BridgeBolus, request_id: str) -> Response:
+    return _replacing_bolus(fw, BolusKind.BRIDGE, command.volume, command.duration, request_id)
+
+
+def patient_check(fw: FirmwareCore) -> tuple[Rejected | None, BolusVerdict | None]:
+    """Either why the patient bolus cannot be considered now, or the rule's verdict."""
+    r = fw.ram
+    rx = r.prescription
+    if rx is None or rx.patient_bolus is None:
+        return Rejected(Rejection.INVALID_STATE, "no patient bolus is prescribed"), None
+    if r.state is not TherapyState.RUNNING or r.awaiting_prescription or r.memory_error:
+        return (
+            Rejected(
+                Rejection.INVALID_STATE,
+                f"the pump is not running its prescription ({r.state.value.replace('_', ' ')})",
+            ),
+            None,
+        )
+    problem = bolus_state_problem(fw)
+    if problem is not None:
+        return problem, None
+    pb = rx.patient_bolus
+    verdict = judge_patient_bolus(
+        pb,
+        r.patient_starts,
+        r.lockout_from,
+        r.ticks,
+        r.estimate,
+        fw.empty,
+        (pb.dose / r.concentration).amount,
+    )
+    return None, verdict
+
+
+def patient_bolus(fw: FirmwareCore, command: PatientBolusRequest, request_id: str) -> Response:
+    r = fw.ram
+    problem, verdict = patient_check(fw)
+    rx = r.prescription
+    if problem is not None or verdict is None or rx is None or rx.patient_bolus is None:
+        assert problem is not None
+        if rx is not None and rx.patient_bolus is not None:
+            count = len(starts_in_window(r.patient_starts, r.ticks))
+            return replace(
+                problem,
+                payload=BolusDenial(count, rx.patient_bolus.max_per_24h, problem.retry_after),
+            )
+        return problem
+    pb = rx.patient_bolus
+    if not verdict.allowed:
+        assert verdict.reason is not None
+        retry = fw.local(verdict.retry_after) if verdict.retry_after is not None else None
+        return Rejected(
+            verdict.reason,
+            verdict.message,
+            retry,
+            BolusDenial(verdict.count_24h, pb.max_per_24h, retry),
+        )
+    volume = pb.dose / r.concentration
+    keep = max(DAY_US, duration_us(pb.lockout))
+    r.patient_starts = (*(t for t in r.patient_starts if r.ticks - t < keep), r.ticks)
+    bolus = start_bolus(fw, BolusKind.PATIENT, volume, pb.dose, pb.duration, request_id)
+    fw.save_therapy()
+    count = verdict.count_24h + 1
+    next_at = bolus.start + duration_us(pb.lockout)
+    return Accepted(
+        "patient bolus started",
+        BolusGrant(
+            BolusKind.PATIENT,
+            pb.dose,
+            volume,
+            fw.local(bolus.start),
+            fw.local(bolus.end),
+            count,
+            pb.max_per_24h,
+            fw.local(next_at),
+        ),
+    )
