@@ -19,7 +19,6 @@ from thecal.pump.commands import (
 )
 from thecal.pump.firmware.core import FirmwareCore
 from thecal.pump.firmware.delivery_state import holds, start_bolus
-from thecal.pump.firmware.engine import rate_segment
 from thecal.pump.payloads import BolusDenial, BolusGrant, BolusKind, TherapyState
 from thecal.pump.timebase import DAY_US, duration_us
 from thecal.therapy.quantities import Duration, Volume, VolumeRate
@@ -82,7 +81,7 @@ def clinician_bolus(fw: FirmwareCore, command: ClinicianBolus, request_id: str) 
         )
     volume = command.dose / r.concentration
     rate = volume / command.duration
-    base, _ = rate_segment(fw, r.ticks)
+    base, _ = fw.programmed().rate_at(r.ticks)
     peak = VolumeRate(rate.amount + base * DAY_US)
     top = max(fw.profile.model.max_volume_rate.value, fw.profile.model.max_bolus_volume_rate.value)
     if peak > top:

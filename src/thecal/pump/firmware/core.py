@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from thecal.pump.codec import encode_bytes
 from thecal.pump.eventlog import EventLog, LogEvent, LogKind
+from thecal.pump.firmware.programmed import ProgrammedDelivery, programmed_delivery
 from thecal.pump.hardware import HardwareInterface
 from thecal.pump.profiles import DeviceProfile
 from thecal.pump.records import BootCause, FirmwareRam, StoredPrescription, TherapyRecord
@@ -21,10 +22,7 @@ from thecal.pump.timebase import DAY_US, duration_us, from_us
 from thecal.therapy.library import DrugLibrary
 from thecal.therapy.prescription import Prescription
 
-__all__ = ["INF", "FirmwareCore", "FirmwareRestart", "SimulationMode"]
-
-INF = 1 << 62
-"""A tick later than any the twin reaches ("never")."""
+__all__ = ["FirmwareCore", "FirmwareRestart", "SimulationMode"]
 
 
 class SimulationMode(StrEnum):
@@ -80,6 +78,15 @@ class FirmwareCore:
     @property
     def ticks(self) -> int:
         return self.ram.ticks
+
+    def programmed(self, with_bolus: bool = True) -> ProgrammedDelivery:
+        """What the firmware is programmed to deliver from now on (holds aside), with the
+        running bolus unless `with_bolus` is false."""
+        r = self.ram
+        bolus = r.overlay if with_bolus else None
+        return programmed_delivery(
+            r.state, r.prescription, r.rx_started, r.clock_offset, self.min_rate, bolus
+        )
 
     def log_event(self, kind: LogKind, message: str, /, **details: str) -> LogEvent:
         """Append one event to the log (in non-volatile memory) and tell the observer."""

@@ -3,19 +3,18 @@
 `run_until` handles every due event (bolus ends, a single bolus done, end of service,
 self-checks, reservoir thresholds), then delivers up to the next one. Stroke mode walks
 the schedule segment by segment and moves whole strokes; analytic mode integrates in
-closed form and moves exactly the programmed volume.
+closed form and moves exactly the programmed volume. Both read the programme from one
+`programmed.ProgrammedDelivery`.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from fractions import Fraction
-from functools import lru_cache
 
 from thecal.pump.alarms import AlarmKind
 from thecal.pump.eventlog import LogKind
 from thecal.pump.firmware.alarm_control import next_threshold, raise_alarm, threshold_due
-from thecal.pump.firmware.core import INF, FirmwareCore, FirmwareRestart, SimulationMode
+from thecal.pump.firmware.core import FirmwareCore, FirmwareRestart, SimulationMode
 from thecal.pump.firmware.delivery_state import (
     cancel_bolus,
     delivering,
@@ -23,39 +22,17 @@ from thecal.pump.firmware.delivery_state import (
     set_state,
     single_bolus_end,
 )
+from thecal.pump.firmware.programmed import NEVER
 from thecal.pump.firmware.self_check import self_check
 from thecal.pump.hardware import DriveStatus
 from thecal.pump.payloads import TherapyState
 from thecal.pump.records import BootCause, Cause
-from thecal.pump.timebase import DAY_US, EPOCH
-from thecal.therapy.delivery import day_profile
-from thecal.therapy.prescription import Mode, Prescription
-from thecal.therapy.projection import VolumePattern, prescription_pattern
-from thecal.therapy.quantities import VolumeRate
 
-__all__ = ["accrue", "hardware_changed", "rate_segment", "run_until", "schedule_pattern"]
+__all__ = ["accrue", "hardware_changed", "run_until"]
 
 
 def _ceil(value: Fraction) -> int:
     return -((-value.numerator) // value.denominator)
-
-
-@lru_cache(maxsize=256)
-def _day_table(
-    prescription: Prescription, minimum_rate: VolumeRate
-) -> tuple[tuple[int, ...], tuple[Fraction, ...]]:
-    """Segment starts (µs after local midnight) and volume rates (mL/µs) of a day."""
-    profile = day_profile(prescription, minimum_rate)
-    concentration = prescription.concentration.amount
-    starts = tuple(segment.start * 1_000_000 for segment in profile.segments)
-    rates = tuple(segment.dose_rate.amount / concentration / DAY_US for segment in profile.segments)
-    return starts, rates
-
-
-@lru_cache(maxsize=256)
-def schedule_pattern(prescription: Prescription, minimum_rate: VolumeRate) -> VolumePattern:
-    """The repeating schedule as a closed-form pattern from local midnight at `EPOCH`."""
-    return prescription_pattern(prescription, EPOCH, minimum_rate, include_patient_boluses=False)
 
 
 def run_until(fw: FirmwareCore, end: int) -> None:
@@ -99,7 +76,7 @@ def hardware_changed(fw: FirmwareCore) -> None:
 
 def _next_timed_event(fw: FirmwareCore) -> int:
     r = fw.ram
-    t = r.next_check if fw.electronic else INF
+    t = r.next_check if fw.electronic else NEVER
     if r.overlay is not None:
         t = min(t, r.overlay.end)
     end = single_bolus_end(fw)
@@ -151,12 +128,13 @@ def _deliver_until(fw: FirmwareCore, target: int) -> None:
         _analytic_until(fw, target)
 
 
-# -- stroke-level integration: walk the day profile's segments -------------------------
+# -- stroke-level integration: walk the programme's pieces ------------------------------
 def _strokes_until(fw: FirmwareCore, target: int) -> None:
     r = fw.ram
+    programme = fw.programmed()  # constant until an interruption ends this call
     a = r.ticks
     while a < target:
-        rate, until = rate_segment(fw, a)
+        rate, until = programme.rate_at(a)
         b = min(target, until)
         stop = False
         if rate > 0:
@@ -181,153 +159,20 @@ def _strokes_until(fw: FirmwareCore, target: int) -> None:
     r.ticks = target
 
 
-def rate_segment(fw: FirmwareCore, a: int) -> tuple[Fraction, int]:
-    """The programmed volume rate (mL/µs) at tick `a` and the tick it changes."""
-    overlay = fw.ram.overlay
-    if overlay is not None and overlay.replaces_base:
-        return overlay.rate_per_us, overlay.end
-    rate, until = _base_segment(fw, a)
-    if overlay is not None:
-        return rate + overlay.rate_per_us, min(until, overlay.end)
-    return rate, until
-
-
-def _base_segment(fw: FirmwareCore, a: int) -> tuple[Fraction, int]:
-    r = fw.ram
-    state = r.state
-    if state is TherapyState.RUNNING and r.prescription is not None:
-        rx = r.prescription
-        if rx.mode is Mode.SINGLE_BOLUS:
-            end = single_bolus_end(fw)
-            assert end is not None and rx.bolus is not None
-            if a >= end:
-                return Fraction(0), INF
-            volume = rx.bolus.dose.amount / rx.concentration.amount
-            return volume / (end - r.rx_started), end
-        starts, rates = _day_table(rx, fw.min_rate)
-        local = a + r.clock_offset
-        of_day = local % DAY_US
-        index = bisect_right(starts, of_day) - 1
-        end_of = starts[index + 1] if index + 1 < len(starts) else DAY_US
-        return rates[index], a + (end_of - of_day)
-    if state in (TherapyState.MINIMUM_RATE, TherapyState.CONSTANT_FLOW):
-        return fw.min_rate_us, INF
-    return Fraction(0), INF
-
-
-# -- analytic integration: the closed-form VolumePattern ------------------------------
+# -- analytic integration: closed form to the next threshold crossing --------------------
 def _analytic_until(fw: FirmwareCore, target: int) -> None:
     r = fw.ram
+    programme = fw.programmed()
     a = r.ticks
     b = target
     level = next_threshold(fw)
     if level is not None:
-        crossing = _analytic_crossing(fw, a, target, r.estimate - level)
-        if crossing is not None:
-            b = min(target, _ceil(crossing))
-    volume = _analytic_volume(fw, a, b)
+        crossing = programme.time_to_move(a, r.estimate - level)
+        if crossing is not None and crossing <= target:
+            b = _ceil(crossing)
+    volume = programme.volume(a, b)
     r.ticks = b
     accrue(fw, volume, b)
-
-
-def _analytic_volume(fw: FirmwareCore, a: int, b: int) -> Fraction:
-    overlay = fw.ram.overlay
-    if overlay is not None and overlay.replaces_base:
-        return overlay.rate_per_us * (b - a)
-    volume = _analytic_base_volume(fw, a, b)
-    if overlay is not None:
-        volume += overlay.rate_per_us * (b - a)
-    return volume
-
-
-def _analytic_base_volume(fw: FirmwareCore, a: int, b: int) -> Fraction:
-    r = fw.ram
-    rx = r.prescription
-    if r.state is TherapyState.RUNNING and rx is not None:
-        if rx.mode is Mode.SINGLE_BOLUS:
-            single = _single_pattern(fw, rx)
-            return single.volume_until(b - r.rx_started) - single.volume_until(a - r.rx_started)
-        pattern = schedule_pattern(rx, fw.min_rate)
-        offset = r.clock_offset
-        return pattern.volume_until(b + offset) - pattern.volume_until(a + offset)
-    if r.state in (TherapyState.MINIMUM_RATE, TherapyState.CONSTANT_FLOW):
-        return fw.min_rate_us * (b - a)
-    return Fraction(0)
-
-
-def _single_pattern(fw: FirmwareCore, rx: Prescription) -> VolumePattern:
-    return prescription_pattern(rx, fw.local(fw.ram.rx_started), fw.min_rate)
-
-
-def _analytic_crossing(fw: FirmwareCore, a: int, b: int, need: Fraction) -> Fraction | None:
-    """Exact tick at which `need` mL more has been programmed after `a` (None if not by `b`)."""
-    r = fw.ram
-    overlay = r.overlay
-    if overlay is not None:
-        if overlay.replaces_base:
-            t = a + need / overlay.rate_per_us
-            return t if t <= b else None
-        return _walk_crossing(fw, a, min(b, overlay.end), need, overlay.rate_per_us)
-    rx = r.prescription
-    found: Fraction | None = None
-    if r.state is TherapyState.RUNNING and rx is not None:
-        if rx.mode is Mode.SINGLE_BOLUS:
-            single = _single_pattern(fw, rx)
-            moment = single.time_to_move(single.volume_until(a - r.rx_started) + need)
-            found = None if moment is None else moment + r.rx_started
-        else:
-            pattern = schedule_pattern(rx, fw.min_rate)
-            offset = r.clock_offset
-            moment = pattern.time_to_move(pattern.volume_until(a + offset) + need)
-            found = None if moment is None else moment - offset
-    elif r.state in (TherapyState.MINIMUM_RATE, TherapyState.CONSTANT_FLOW):
-        found = a + need / fw.min_rate_us
-    return found if found is not None and found <= b else None
-
-
-def _walk_crossing(
-    fw: FirmwareCore, a: int, b: int, need: Fraction, extra: Fraction
-) -> Fraction | None:
-    """Crossing under the schedule plus a constant extra rate, piece by piece of the
-    schedule's pattern (only while an added bolus runs)."""
-    t = a
-    remaining = need
-    while t < b:
-        rate, until = _pattern_segment(fw, t)
-        rate += extra
-        end = min(b, until)
-        if rate > 0 and remaining <= rate * (end - t):
-            return t + remaining / rate
-        remaining -= rate * (end - t)
-        t = end
-    return None
-
-
-def _pattern_segment(fw: FirmwareCore, t: int) -> tuple[Fraction, int]:
-    """The schedule's rate (mL/µs) at tick `t` and when it changes, read from the
-    closed-form pattern's pieces."""
-    r = fw.ram
-    rx = r.prescription
-    if r.state is TherapyState.RUNNING and rx is not None:
-        if rx.mode is Mode.SINGLE_BOLUS:
-            single = _single_pattern(fw, rx)
-            within = t - r.rx_started
-            if within >= single.period:
-                return Fraction(0), INF
-            return Fraction(single.rates[0], single.scale * DAY_US), r.rx_started + single.period
-        pattern = schedule_pattern(rx, fw.min_rate)
-        local = t + r.clock_offset
-        within = local % pattern.period
-        index = bisect_right(pattern.breakpoints, within) - 1
-        nxt = (
-            pattern.breakpoints[index + 1]
-            if index + 1 < len(pattern.breakpoints)
-            else pattern.period
-        )
-        return Fraction(pattern.rates[index], pattern.scale * DAY_US), t + (nxt - within)
-    if r.state in (TherapyState.MINIMUM_RATE, TherapyState.CONSTANT_FLOW):
-        return fw.min_rate_us, INF
-    return Fraction(0), INF
 
 
 # -- moving fluid ----------------------------------------------------------------------

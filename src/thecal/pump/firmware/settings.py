@@ -20,7 +20,6 @@ from thecal.pump.commands import (
 from thecal.pump.eventlog import LogKind
 from thecal.pump.firmware.alarm_control import clear_alarm
 from thecal.pump.firmware.core import FirmwareCore
-from thecal.pump.firmware.engine import schedule_pattern
 from thecal.pump.payloads import (
     AlarmAcknowledged,
     AlarmSettings,
@@ -63,13 +62,14 @@ def set_clock(fw: FirmwareCore, command: SetClock) -> Response:
 
 
 def _clock_effect(fw: FirmwareCore, before: int, after: int) -> tuple[Fraction, Fraction]:
-    """Programmed volume skipped (clock forward) or run again (clock back) by a jump."""
+    """Programmed volume skipped (clock forward) or run again (clock back) by a jump of
+    the local clock from `before` to `after` (µs)."""
     r = fw.ram
     rx = r.prescription
     if r.state is not TherapyState.RUNNING or rx is None or rx.mode is Mode.SINGLE_BOLUS:
         return Fraction(0), Fraction(0)
-    pattern = schedule_pattern(rx, fw.min_rate)
-    moved = pattern.volume_until(max(before, after)) - pattern.volume_until(min(before, after))
+    now, landing = r.ticks, r.ticks + (after - before)  # `after` on the old clock
+    moved = fw.programmed(with_bolus=False).volume(min(now, landing), max(now, landing))
     return (moved, Fraction(0)) if after >= before else (Fraction(0), moved)
 
 

@@ -12,7 +12,6 @@ from thecal.pump.bolus import starts_in_window
 from thecal.pump.firmware.boluses import patient_check
 from thecal.pump.firmware.core import FirmwareCore
 from thecal.pump.firmware.delivery_state import delivering, holds
-from thecal.pump.firmware.engine import rate_segment
 from thecal.pump.payloads import (
     AlarmStatus,
     BatteryState,
@@ -25,9 +24,8 @@ from thecal.pump.payloads import (
     TherapyState,
     TherapyStatus,
 )
-from thecal.pump.timebase import DAY_US, duration_us, from_us, to_us
+from thecal.pump.timebase import DAY_US, duration_us
 from thecal.therapy.prescription import Mode
-from thecal.therapy.projection import VolumePattern, constant_pattern, prescription_pattern
 from thecal.therapy.quantities import DoseRate, Volume, VolumeRate
 
 __all__ = [
@@ -47,28 +45,26 @@ def programmed_rate(fw: FirmwareCore) -> VolumeRate:
     """The programmed volume rate right now (0 while a hold stops delivery)."""
     if not delivering(fw):
         return VolumeRate(Fraction(0))
-    rate, _ = rate_segment(fw, fw.ram.ticks)
+    rate, _ = fw.programmed().rate_at(fw.ram.ticks)
     return VolumeRate(rate * DAY_US)
 
 
 def projection(fw: FirmwareCore) -> tuple[datetime | None, datetime | None]:
-    """Projected low-reservoir alarm and empty-level times at the programmed rate."""
+    """Projected low-reservoir alarm and empty-level times at the programmed rate (the
+    schedule without a running bolus; none for a single-bolus prescription), rounded
+    down to the microsecond."""
     r = fw.ram
     rx = r.prescription
-    pattern: VolumePattern | None = None
-    start = fw.local()
-    if r.state is TherapyState.RUNNING and rx is not None and rx.mode is not Mode.SINGLE_BOLUS:
-        pattern = prescription_pattern(rx, start, fw.min_rate, include_patient_boluses=False)
-    elif r.state in (TherapyState.MINIMUM_RATE, TherapyState.CONSTANT_FLOW):
-        pattern = constant_pattern(fw.min_rate)
-    if pattern is None:
+    if r.state is TherapyState.RUNNING and rx is not None and rx.mode is Mode.SINGLE_BOLUS:
         return None, None
+    schedule = fw.programmed(with_bolus=False)
+    now = r.ticks
 
     def when(volume: Fraction) -> datetime | None:
         if volume <= 0:
             return None
-        micros = pattern.time_to_move(volume)
-        return None if micros is None else from_us(to_us(start) + int(micros))
+        moment = schedule.time_to_move(now, volume)
+        return None if moment is None else fw.local(now + int(moment - now))
 
     low = r.estimate - r.settings.low_reservoir_threshold.amount
     return when(low), when(r.estimate - fw.empty)
