@@ -55,7 +55,7 @@ def test_delivered_volume_never_runs_ahead_of_programmed_volume():
     twin = implant(baclofen_flex())
     for hours in (1, 5, 7, 13, 29, 50):
         twin.advance(T0 + timedelta(hours=hours, minutes=7))
-        programmed = twin.firmware.ram.programmed
+        programmed = twin.firmware.ram.therapy.programmed
         delivered = twin.truth().pumped_volume.ml
         assert delivered <= programmed
         assert programmed - delivered < STROKE
@@ -67,7 +67,7 @@ def test_strokes_are_whole_in_stroke_mode_and_fractional_in_analytic_mode():
     for twin in (strokes, analytic):
         twin.advance(T0 + timedelta(hours=3, seconds=17))
     assert strokes.truth().strokes.denominator == 1
-    assert analytic.truth().pumped_volume.ml == analytic.firmware.ram.programmed
+    assert analytic.truth().pumped_volume.ml == analytic.firmware.ram.therapy.programmed
 
 
 def test_estimated_reservoir_is_fill_minus_programmed_volume():
@@ -166,7 +166,7 @@ def test_analytic_and_stroke_modes_deliver_the_same_total_within_one_stroke(rx, 
             elif action == "write":
                 clinician(twin, WritePrescription(rx, rx.content_hash))
     strokes, analytic = (twin.truth().pumped_volume.ml for twin in twins)
-    assert twins[0].firmware.ram.programmed == twins[1].firmware.ram.programmed
+    assert twins[0].firmware.ram.therapy.programmed == twins[1].firmware.ram.therapy.programmed
     assert 0 <= analytic - strokes < STROKE
 
 

@@ -68,7 +68,7 @@ class PumpMachine(RuleBasedStateMachine):
     @rule(minutes=st.integers(min_value=1, max_value=3 * 24 * 60))
     def advance(self, minutes: int) -> None:
         ram = self.twin.firmware.ram
-        stopped = ram.state in (TherapyState.STOPPED, TherapyState.END_OF_SERVICE)
+        stopped = ram.therapy.state in (TherapyState.STOPPED, TherapyState.END_OF_SERVICE)
         idle = stopped and ram.overlay is None
         before = self.twin.truth().pumped_volume
         self.twin.advance(self.twin.now + timedelta(minutes=minutes))

@@ -88,7 +88,7 @@ def test_spring_forward_skips_the_jumped_over_wall_clock_time_and_says_how_much(
         pump.advance(MIDNIGHT + timedelta(days=1))
     # In the same 24 elapsed hours the jumped pump ran the wall-clock day without its
     # 02:00-03:00 hour (1.2 mL/day) and then the next day's first hour (0.6 mL/day).
-    missing = reference.firmware.ram.programmed - twin.firmware.ram.programmed
+    missing = reference.firmware.ram.therapy.programmed - twin.firmware.ram.therapy.programmed
     assert missing == (Fraction(12, 10) - Fraction(6, 10)) / 24
 
 
@@ -99,9 +99,9 @@ def test_fall_back_repeats_the_wall_clock_hour_and_says_how_much():
     assert change.jump.hours == -1
     assert change.repeated_volume == Volume.from_ml("0.05")
     assert twin.view().therapy.volume_rate.ml_per_day == Fraction(6, 5)  # 02:00 again
-    start = twin.firmware.ram.programmed
+    start = twin.firmware.ram.therapy.programmed
     twin.advance(twin.now + timedelta(hours=1))
-    assert twin.firmware.ram.programmed - start == Fraction(1, 20)
+    assert twin.firmware.ram.therapy.programmed - start == Fraction(1, 20)
 
 
 def test_the_daily_maximum_counts_elapsed_time_not_the_wall_clock():

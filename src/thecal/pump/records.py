@@ -77,29 +77,31 @@ class StoredPrescription:
     content_hash: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class TherapyRecord:
-    """The committed therapy state (written at every change and at checkpoints)."""
+    """The therapy state the firmware commits to non-volatile memory (at every change
+    and at checkpoints). The RAM holds it as it is (`FirmwareRam.therapy`): a commit
+    writes it, a restart reads it back."""
 
     state: TherapyState
     cause: Cause
-    rx_started: int
+    rx_started: int  # ticks: when the stored prescription started
     drug: str
     concentration: Concentration
-    estimate: Fraction
-    fill_volume: Fraction
+    estimate: Fraction  # mL, calculated from programmed delivery
+    fill_volume: Fraction  # mL at the last fill
     fill_ticks: int
-    alarms: tuple[ActiveAlarm, ...]
-    awaiting_prescription: bool
-    low_battery_reset: bool
-    eri_ticks: int | None
-    eos_ticks: int | None
-    patient_starts: tuple[int, ...]
-    lockout_from: int | None
-    clock_offset: int
-    mri_latched: bool
-    valve_closed: bool
-    programmed: Fraction
+    clock_offset: int  # µs from oscillator ticks to the local clock
+    alarms: tuple[ActiveAlarm, ...] = ()
+    awaiting_prescription: bool = False
+    low_battery_reset: bool = False
+    eri_ticks: int | None = None
+    eos_ticks: int | None = None
+    patient_starts: tuple[int, ...] = ()
+    lockout_from: int | None = None
+    mri_latched: bool = False
+    valve_closed: bool = False
+    programmed: Fraction = Fraction(0)  # all programmed volume while delivering (mL)
 
 
 @dataclass(frozen=True)
@@ -114,35 +116,18 @@ class RequestRecord:
 
 @dataclass
 class FirmwareRam:
-    """Everything the running firmware holds in RAM."""
+    """Everything the running firmware holds in RAM: the committed therapy record and
+    the prescription and settings as last committed, plus what a restart loses."""
 
     ticks: int
-    clock_offset: int
-    state: TherapyState
-    cause: Cause
+    therapy: TherapyRecord
     prescription: Prescription | None
-    rx_started: int
-    drug: str
-    concentration: Concentration
-    estimate: Fraction  # mL, calculated from programmed delivery
-    fill_volume: Fraction
-    fill_ticks: int
     settings: AlarmSettings
-    alarms: tuple[ActiveAlarm, ...] = ()
     overlay: ActiveBolus | None = None
     field_present: bool = False
-    mri_latched: bool = False
     motor_stalled: bool = False
-    valve_closed: bool = False
-    awaiting_prescription: bool = False
     memory_error: bool = False
-    low_battery_reset: bool = False
-    eri_ticks: int | None = None
-    eos_ticks: int | None = None
-    patient_starts: tuple[int, ...] = ()
-    lockout_from: int | None = None
     carry: Fraction = Fraction(0)  # programmed volume not yet moved by a whole stroke (mL)
-    programmed: Fraction = Fraction(0)  # all programmed volume while delivering (mL)
     next_check: int = 0
     next_checkpoint: int = 0
     probe: bool = False

@@ -682,7 +682,7 @@ def _sample(twin: PumpTwin) -> Sample:
     return Sample(
         twin.now,
         truth.reservoir_volume.amount,
-        twin.firmware.ram.estimate,
+        twin.firmware.ram.therapy.estimate,
         truth.delivered_volume.amount,
         truth.delivered_dose.amount,
     )

@@ -44,7 +44,7 @@ from thecal.therapy.quantities import Concentration, Volume
 
 __all__ = ["SNAPSHOT_FORMAT", "Observer", "PumpTwin", "RefillVisit", "SimEvent"]
 
-SNAPSHOT_FORMAT = "thecal.pump.twin/1"
+SNAPSHOT_FORMAT = "thecal.pump.twin/2"  # 2: the firmware RAM holds its therapy record
 
 
 @dataclass(frozen=True)
@@ -290,8 +290,8 @@ class PumpTwin:
         was aspirated and what the clinician believes the reservoir now holds
         (`declared_volume`, by default the injected volume)."""
         ram = self.firmware.ram
-        drug = drug if drug is not None else ram.drug
-        concentration = concentration if concentration is not None else ram.concentration
+        drug = drug if drug is not None else ram.therapy.drug
+        concentration = concentration if concentration is not None else ram.therapy.concentration
         aspirated = self.aspirate(aspirate)
         injection = self.inject(volume, drug, concentration)
         declared = declared_volume if declared_volume is not None else volume

@@ -209,7 +209,7 @@ def replay_on_twin(
             refills += 1
             first_fill = False
         else:
-            retired_programmed += float(twin.firmware.ram.programmed)
+            retired_programmed += float(twin.firmware.ram.therapy.programmed)
             retired_delivered += float(twin.truth().delivered_volume.ml)
             pump_index = np.array([population.pump[j]])
             units = int(accuracy_factor_units(params, pump_index, np.array([u[7]]))[0])
@@ -225,7 +225,7 @@ def replay_on_twin(
         dry_events=dry,
         low_alarm_days=alarm_days,
         no_drug_days=no_drug,
-        programmed_volume=retired_programmed + float(twin.firmware.ram.programmed),
+        programmed_volume=retired_programmed + float(twin.firmware.ram.therapy.programmed),
         delivered_volume=retired_delivered + float(twin.truth().delivered_volume.ml),
         first_eri_day=first_eri,
         boluses_granted=granted,

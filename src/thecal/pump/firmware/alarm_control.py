@@ -27,7 +27,7 @@ __all__ = [
 
 
 def active_kinds(fw: FirmwareCore) -> set[AlarmKind]:
-    return {alarm.kind for alarm in fw.ram.alarms}
+    return {alarm.kind for alarm in fw.ram.therapy.alarms}
 
 
 def raise_alarm(fw: FirmwareCore, kind: AlarmKind, cause: Cause | None = None) -> None:
@@ -39,7 +39,7 @@ def raise_alarm(fw: FirmwareCore, kind: AlarmKind, cause: Cause | None = None) -
     if kind in active_kinds(fw):
         return
     spec = ALARM_CATALOGUE[kind]
-    r.alarms = (*r.alarms, ActiveAlarm(kind, fw.local(), r.ticks))
+    r.therapy.alarms = (*r.therapy.alarms, ActiveAlarm(kind, fw.local(), r.ticks))
     fw.log_event(
         LogKind.ALARM_RAISED,
         f"{spec.priority.value.replace('_', '-')} alarm: {kind.value.replace('_', ' ')}",
@@ -49,7 +49,7 @@ def raise_alarm(fw: FirmwareCore, kind: AlarmKind, cause: Cause | None = None) -
     )
     if spec.response is DeliveryResponse.MINIMUM_RATE:
         # A response only ever reduces delivery: a stopped pump stays stopped.
-        if r.state in (TherapyState.RUNNING, TherapyState.MINIMUM_RATE):
+        if r.therapy.state in (TherapyState.RUNNING, TherapyState.MINIMUM_RATE):
             set_state(fw, TherapyState.MINIMUM_RATE, cause or Cause.COMMAND)
     elif spec.response is DeliveryResponse.STOP:
         set_state(fw, TherapyState.END_OF_SERVICE, cause or Cause.END_OF_SERVICE)
@@ -63,7 +63,7 @@ def clear_alarm(fw: FirmwareCore, kind: AlarmKind, why: str) -> None:
     r = fw.ram
     if kind not in active_kinds(fw):
         return
-    r.alarms = tuple(alarm for alarm in r.alarms if alarm.kind is not kind)
+    r.therapy.alarms = tuple(alarm for alarm in r.therapy.alarms if alarm.kind is not kind)
     fw.log_event(
         LogKind.ALARM_CLEARED,
         f"alarm cleared: {kind.value.replace('_', ' ')} ({why})",
@@ -77,11 +77,11 @@ def threshold_due(fw: FirmwareCore) -> bool:
     (True if one was raised)."""
     r = fw.ram
     active = active_kinds(fw)
-    if r.estimate <= fw.empty and AlarmKind.EMPTY_RESERVOIR not in active:
+    if r.therapy.estimate <= fw.empty and AlarmKind.EMPTY_RESERVOIR not in active:
         raise_alarm(fw, AlarmKind.EMPTY_RESERVOIR, cause=Cause.EMPTY_RESERVOIR)
         return True
     low = r.settings.low_reservoir_threshold.amount
-    if r.estimate <= low and AlarmKind.LOW_RESERVOIR not in active:
+    if r.therapy.estimate <= low and AlarmKind.LOW_RESERVOIR not in active:
         raise_alarm(fw, AlarmKind.LOW_RESERVOIR)
         return True
     return False
@@ -98,7 +98,7 @@ def next_threshold(fw: FirmwareCore) -> Fraction | None:
         levels.append(r.settings.low_reservoir_threshold.amount)
     if AlarmKind.EMPTY_RESERVOIR not in active:
         levels.append(fw.empty)
-    ahead = [level for level in levels if level < r.estimate]
+    ahead = [level for level in levels if level < r.therapy.estimate]
     return max(ahead) if ahead else None
 
 

@@ -36,7 +36,7 @@ __all__ = [
 def bolus_state_problem(fw: FirmwareCore) -> Rejected | None:
     """Why no bolus may start now (None if one may)."""
     r = fw.ram
-    if r.state is TherapyState.END_OF_SERVICE:
+    if r.therapy.state is TherapyState.END_OF_SERVICE:
         return Rejected(Rejection.INVALID_STATE, "the pump is at end of service")
     if r.memory_error:
         return Rejected(Rejection.INVALID_STATE, "memory error: write a prescription first")
@@ -69,24 +69,30 @@ def clinician_bolus(fw: FirmwareCore, command: ClinicianBolus, request_id: str) 
         return problem
     if command.dose.amount <= 0:
         return Rejected(Rejection.INVALID_ARGUMENT, "the bolus dose must be more than zero")
-    if r.state not in (TherapyState.RUNNING, TherapyState.MINIMUM_RATE, TherapyState.STOPPED):
-        return Rejected(Rejection.INVALID_STATE, f"no clinician bolus in {r.state.value}")
-    entry = fw.library.find(r.drug)
+    if r.therapy.state not in (
+        TherapyState.RUNNING,
+        TherapyState.MINIMUM_RATE,
+        TherapyState.STOPPED,
+    ):
+        return Rejected(Rejection.INVALID_STATE, f"no clinician bolus in {r.therapy.state.value}")
+    entry = fw.library.find(r.therapy.drug)
     if entry is None or entry.bolus_dose_hard_max is None:
-        return Rejected(Rejection.HARD_LIMIT, f"no bolus limit for {r.drug} in the drug library")
+        return Rejected(
+            Rejection.HARD_LIMIT, f"no bolus limit for {r.therapy.drug} in the drug library"
+        )
     if command.dose > entry.bolus_dose_hard_max.value:
         return Rejected(
             Rejection.HARD_LIMIT,
             f"bolus {command.dose} is above the hard limit {entry.bolus_dose_hard_max.value}",
         )
-    volume = command.dose / r.concentration
+    volume = command.dose / r.therapy.concentration
     rate = volume / command.duration
     base, _ = fw.programmed().rate_at(r.ticks)
     peak = VolumeRate(rate.amount + base * DAY_US)
     top = max(fw.profile.model.max_volume_rate.value, fw.profile.model.max_bolus_volume_rate.value)
     if peak > top:
         return Rejected(Rejection.HARD_LIMIT, f"volume rate {peak} is above the pump's {top}")
-    if r.estimate - volume.amount < fw.empty:
+    if r.therapy.estimate - volume.amount < fw.empty:
         return Rejected(Rejection.RESERVOIR, "the reservoir is too low for this bolus")
     bolus = start_bolus(fw, BolusKind.CLINICIAN, volume, command.dose, command.duration, request_id)
     return Accepted(
@@ -111,7 +117,7 @@ def _replacing_bolus(
         return problem
     if volume.amount <= 0:
         return Rejected(Rejection.INVALID_ARGUMENT, "the bolus volume must be more than zero")
-    if kind is BolusKind.BRIDGE and (r.prescription is None or r.awaiting_prescription):
+    if kind is BolusKind.BRIDGE and (r.prescription is None or r.therapy.awaiting_prescription):
         return Rejected(
             Rejection.INVALID_STATE,
             "write the prescription for the new solution before the bridge bolus",
@@ -120,12 +126,12 @@ def _replacing_bolus(
     top = fw.profile.model.max_bolus_volume_rate.value
     if rate > top:
         return Rejected(Rejection.HARD_LIMIT, f"volume rate {rate} is above the pump's {top}")
-    if volume.amount > r.estimate:
+    if volume.amount > r.therapy.estimate:
         return Rejected(
             Rejection.RESERVOIR,
-            f"the reservoir (about {Volume(r.estimate)}) cannot supply {volume}",
+            f"the reservoir (about {Volume(r.therapy.estimate)}) cannot supply {volume}",
         )
-    dose = volume.times(r.concentration)
+    dose = volume.times(r.therapy.concentration)
     bolus = start_bolus(fw, kind, volume, dose, duration, request_id)
     return Accepted(
         f"{kind.value} bolus started",
@@ -144,29 +150,26 @@ def bridge_bolus(fw: FirmwareCore, command: BridgeBolus, request_id: str) -> Res
 def patient_check(fw: FirmwareCore) -> tuple[Rejected | None, BolusVerdict | None]:
     """Either why the patient bolus cannot be considered now, or the rule's verdict."""
     r = fw.ram
+    therapy = r.therapy
     rx = r.prescription
     if rx is None or rx.patient_bolus is None:
         return Rejected(Rejection.INVALID_STATE, "no patient bolus is prescribed"), None
-    if r.state is not TherapyState.RUNNING or r.awaiting_prescription or r.memory_error:
-        return (
-            Rejected(
-                Rejection.INVALID_STATE,
-                f"the pump is not running its prescription ({r.state.value.replace('_', ' ')})",
-            ),
-            None,
-        )
+    if therapy.state is not TherapyState.RUNNING or therapy.awaiting_prescription or r.memory_error:
+        state = therapy.state.value.replace("_", " ")
+        message = f"the pump is not running its prescription ({state})"
+        return Rejected(Rejection.INVALID_STATE, message), None
     problem = bolus_state_problem(fw)
     if problem is not None:
         return problem, None
     pb = rx.patient_bolus
     verdict = judge_patient_bolus(
         pb,
-        r.patient_starts,
-        r.lockout_from,
+        r.therapy.patient_starts,
+        r.therapy.lockout_from,
         r.ticks,
-        r.estimate,
+        r.therapy.estimate,
         fw.empty,
-        (pb.dose / r.concentration).amount,
+        (pb.dose / r.therapy.concentration).amount,
     )
     return None, verdict
 
@@ -178,7 +181,7 @@ def patient_bolus(fw: FirmwareCore, command: PatientBolusRequest, request_id: st
     if problem is not None or verdict is None or rx is None or rx.patient_bolus is None:
         assert problem is not None
         if rx is not None and rx.patient_bolus is not None:
-            count = len(starts_in_window(r.patient_starts, r.ticks))
+            count = len(starts_in_window(r.therapy.patient_starts, r.ticks))
             return replace(
                 problem,
                 payload=BolusDenial(count, rx.patient_bolus.max_per_24h, problem.retry_after),
@@ -194,9 +197,12 @@ def patient_bolus(fw: FirmwareCore, command: PatientBolusRequest, request_id: st
             retry,
             BolusDenial(verdict.count_24h, pb.max_per_24h, retry),
         )
-    volume = pb.dose / r.concentration
+    volume = pb.dose / r.therapy.concentration
     keep = max(DAY_US, duration_us(pb.lockout))
-    r.patient_starts = (*(t for t in r.patient_starts if r.ticks - t < keep), r.ticks)
+    r.therapy.patient_starts = (
+        *(t for t in r.therapy.patient_starts if r.ticks - t < keep),
+        r.ticks,
+    )
     bolus = start_bolus(fw, BolusKind.PATIENT, volume, pb.dose, pb.duration, request_id)
     fw.save_therapy()
     count = verdict.count_24h + 1

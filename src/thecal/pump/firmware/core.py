@@ -17,7 +17,7 @@ from thecal.pump.eventlog import EventLog, LogEvent, LogKind
 from thecal.pump.firmware.programmed import ProgrammedDelivery, programmed_delivery
 from thecal.pump.hardware import HardwareInterface
 from thecal.pump.profiles import DeviceProfile
-from thecal.pump.records import BootCause, FirmwareRam, StoredPrescription, TherapyRecord
+from thecal.pump.records import BootCause, FirmwareRam, StoredPrescription
 from thecal.pump.timebase import DAY_US, duration_us, from_us
 from thecal.therapy.library import DrugLibrary
 from thecal.therapy.prescription import Prescription
@@ -73,7 +73,7 @@ class FirmwareCore:
 
     def local(self, ticks: int | None = None) -> datetime:
         """The pump's local wall-clock time at `ticks` (now by default)."""
-        return from_us((self.ram.ticks if ticks is None else ticks) + self.ram.clock_offset)
+        return from_us((self.ram.ticks if ticks is None else ticks) + self.ram.therapy.clock_offset)
 
     @property
     def ticks(self) -> int:
@@ -85,7 +85,12 @@ class FirmwareCore:
         r = self.ram
         bolus = r.overlay if with_bolus else None
         return programmed_delivery(
-            r.state, r.prescription, r.rx_started, r.clock_offset, self.min_rate, bolus
+            r.therapy.state,
+            r.prescription,
+            r.therapy.rx_started,
+            r.therapy.clock_offset,
+            self.min_rate,
+            bolus,
         )
 
     def log_event(self, kind: LogKind, message: str, /, **details: str) -> LogEvent:
@@ -108,26 +113,4 @@ class FirmwareCore:
 
     def save_therapy(self) -> None:
         """Commit the therapy record (at every change and at checkpoints)."""
-        r = self.ram
-        record = TherapyRecord(
-            state=r.state,
-            cause=r.cause,
-            rx_started=r.rx_started,
-            drug=r.drug,
-            concentration=r.concentration,
-            estimate=r.estimate,
-            fill_volume=r.fill_volume,
-            fill_ticks=r.fill_ticks,
-            alarms=r.alarms,
-            awaiting_prescription=r.awaiting_prescription,
-            low_battery_reset=r.low_battery_reset,
-            eri_ticks=r.eri_ticks,
-            eos_ticks=r.eos_ticks,
-            patient_starts=r.patient_starts,
-            lockout_from=r.lockout_from,
-            clock_offset=r.clock_offset,
-            mri_latched=r.mri_latched,
-            valve_closed=r.valve_closed,
-            programmed=r.programmed,
-        )
-        self.commit("therapy", record)
+        self.commit("therapy", self.ram.therapy)

@@ -30,9 +30,9 @@ def holds(fw: FirmwareCore) -> tuple[Hold, ...]:
     r = fw.ram
     flags = (
         (r.field_present, Hold.MRI_FIELD),
-        (r.mri_latched, Hold.MRI_LATCH),
+        (r.therapy.mri_latched, Hold.MRI_LATCH),
         (r.motor_stalled, Hold.MOTOR_STALL),
-        (r.valve_closed, Hold.FLOW_VALVE_CLOSED),
+        (r.therapy.valve_closed, Hold.FLOW_VALVE_CLOSED),
     )
     return tuple(hold for on, hold in flags if on)
 
@@ -40,11 +40,11 @@ def holds(fw: FirmwareCore) -> tuple[Hold, ...]:
 def delivering(fw: FirmwareCore) -> bool:
     """Whether the pump moves fluid now (a bolus, or a delivering state, and no hold)."""
     r = fw.ram
-    if r.field_present or r.mri_latched or r.motor_stalled or r.valve_closed:
+    if r.field_present or r.therapy.mri_latched or r.motor_stalled or r.therapy.valve_closed:
         return False
     if r.overlay is not None:
         return True
-    return r.state in (
+    return r.therapy.state in (
         TherapyState.RUNNING,
         TherapyState.MINIMUM_RATE,
         TherapyState.CONSTANT_FLOW,
@@ -55,9 +55,9 @@ def single_bolus_end(fw: FirmwareCore) -> int | None:
     """The tick a running single-bolus prescription ends (None if none runs)."""
     r = fw.ram
     rx = r.prescription
-    if r.state is TherapyState.RUNNING and rx is not None and rx.mode is Mode.SINGLE_BOLUS:
+    if r.therapy.state is TherapyState.RUNNING and rx is not None and rx.mode is Mode.SINGLE_BOLUS:
         assert rx.bolus is not None
-        return r.rx_started + duration_us(rx.bolus.duration)
+        return r.therapy.rx_started + duration_us(rx.bolus.duration)
     return None
 
 
@@ -65,11 +65,11 @@ def set_state(fw: FirmwareCore, state: TherapyState, cause: Cause) -> None:
     """Change the therapy state (a running bolus is cancelled) and log it; the caller
     commits the therapy record."""
     r = fw.ram
-    if r.state is state and r.cause is cause:
+    if r.therapy.state is state and r.therapy.cause is cause:
         return
-    previous = r.state
+    previous = r.therapy.state
     cancel_bolus(fw, f"delivery changed to {state.value.replace('_', ' ')}")
-    r.state, r.cause = state, cause
+    r.therapy.state, r.therapy.cause = state, cause
     fw.log_event(
         LogKind.DELIVERY_CHANGED,
         f"delivery: {previous.value.replace('_', ' ')} -> {state.value.replace('_', ' ')} "
@@ -141,12 +141,15 @@ def end_bolus(fw: FirmwareCore, overlay: ActiveBolus) -> None:
         completed="true",
         request=overlay.request_id,
     )
-    held = r.state in (TherapyState.STOPPED, TherapyState.MINIMUM_RATE) and r.cause in (
+    held = r.therapy.state in (
+        TherapyState.STOPPED,
+        TherapyState.MINIMUM_RATE,
+    ) and r.therapy.cause in (
         Cause.COMMAND,
         Cause.IMPLANT,
         Cause.SINGLE_BOLUS_DONE,
     )
-    ready = r.prescription is not None and not r.awaiting_prescription
+    ready = r.prescription is not None and not r.therapy.awaiting_prescription
     if overlay.replaces_base and held and ready:
         set_state(fw, TherapyState.RUNNING, Cause.PRIMING_DONE)
         fw.save_therapy()
@@ -155,9 +158,9 @@ def end_bolus(fw: FirmwareCore, overlay: ActiveBolus) -> None:
 def release_mri_latch(fw: FirmwareCore, how: str) -> bool:
     """Release the post-MRI hold (True if there was one)."""
     r = fw.ram
-    if not r.mri_latched:
+    if not r.therapy.mri_latched:
         return False
-    r.mri_latched = False
+    r.therapy.mri_latched = False
     r.probe = True
     fw.log_event(LogKind.MRI_HOLD, f"post-MRI hold released by {how}")
     fw.save_therapy()

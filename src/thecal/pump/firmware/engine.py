@@ -56,9 +56,9 @@ def hardware_changed(fw: FirmwareCore) -> None:
         r.field_present = True
         cancel_bolus(fw, "a strong magnetic field suspended infusion")
         fw.log_event(LogKind.MRI_FIELD, "strong magnetic field detected: infusion suspended")
-        sounding = [a.kind.value for a in r.alarms if a.sounding]
-        if fw.profile.mri_alarm_latch.value and sounding and not r.mri_latched:
-            r.mri_latched = True
+        sounding = [a.kind.value for a in r.therapy.alarms if a.sounding]
+        if fw.profile.mri_alarm_latch.value and sounding and not r.therapy.mri_latched:
+            r.therapy.mri_latched = True
             fw.log_event(
                 LogKind.MRI_HOLD,
                 "the field came while an alarm was sounding: infusion will not resume "
@@ -69,8 +69,8 @@ def hardware_changed(fw: FirmwareCore) -> None:
     elif not field and r.field_present:
         r.field_present = False
         fw.log_event(LogKind.MRI_FIELD, "magnetic field gone")
-    if fw.hw.flow_valve_closed() and not r.valve_closed:
-        r.valve_closed = True
+    if fw.hw.flow_valve_closed() and not r.therapy.valve_closed:
+        r.therapy.valve_closed = True
         raise_alarm(fw, AlarmKind.FLOW_VALVE_CLOSED)
 
 
@@ -82,8 +82,8 @@ def _next_timed_event(fw: FirmwareCore) -> int:
     end = single_bolus_end(fw)
     if end is not None:
         t = min(t, end)
-    if r.eos_ticks is not None and r.state is not TherapyState.END_OF_SERVICE:
-        t = min(t, r.eos_ticks)
+    if r.therapy.eos_ticks is not None and r.therapy.state is not TherapyState.END_OF_SERVICE:
+        t = min(t, r.therapy.eos_ticks)
     return t
 
 
@@ -101,9 +101,9 @@ def _process_due(fw: FirmwareCore) -> None:
             fw.save_therapy()
             continue
         if (
-            r.eos_ticks is not None
-            and now >= r.eos_ticks
-            and r.state is not TherapyState.END_OF_SERVICE
+            r.therapy.eos_ticks is not None
+            and now >= r.therapy.eos_ticks
+            and r.therapy.state is not TherapyState.END_OF_SERVICE
         ):
             raise_alarm(fw, AlarmKind.EOS, cause=Cause.END_OF_SERVICE)
             continue
@@ -140,7 +140,7 @@ def _strokes_until(fw: FirmwareCore, target: int) -> None:
         if rate > 0:
             level = next_threshold(fw)
             if level is not None:
-                need = r.estimate - level
+                need = r.therapy.estimate - level
                 if need <= rate * (b - a):
                     b = a + _ceil(need / rate)
                     stop = True
@@ -167,7 +167,7 @@ def _analytic_until(fw: FirmwareCore, target: int) -> None:
     b = target
     level = next_threshold(fw)
     if level is not None:
-        crossing = programme.time_to_move(a, r.estimate - level)
+        crossing = programme.time_to_move(a, r.therapy.estimate - level)
         if crossing is not None and crossing <= target:
             b = _ceil(crossing)
     volume = programme.volume(a, b)
@@ -182,14 +182,14 @@ def accrue(fw: FirmwareCore, volume: Fraction, at: int) -> bool:
     if volume <= 0:
         return False
     r = fw.ram
-    r.estimate -= volume
-    r.programmed += volume
+    r.therapy.estimate -= volume
+    r.therapy.programmed += volume
     if fw.mode is SimulationMode.STROKES:
         r.carry += volume
         whole = r.carry // fw.stroke
         if whole == 0:
-            if r.estimate < 0:
-                r.estimate = Fraction(0)
+            if r.therapy.estimate < 0:
+                r.therapy.estimate = Fraction(0)
             return False
         strokes = Fraction(whole)
         r.carry -= strokes * fw.stroke
@@ -198,21 +198,21 @@ def accrue(fw: FirmwareCore, volume: Fraction, at: int) -> bool:
     result = fw.hw.drive(strokes, at)
     if result.status is DriveStatus.OK:
         r.probe = False
-        if r.estimate < 0:
-            r.estimate = Fraction(0)
+        if r.therapy.estimate < 0:
+            r.therapy.estimate = Fraction(0)
         return False
     missing = (strokes - result.completed) * fw.stroke
-    r.estimate += missing
-    r.programmed -= missing
-    if r.estimate < 0:
-        r.estimate = Fraction(0)
+    r.therapy.estimate += missing
+    r.therapy.programmed -= missing
+    if r.therapy.estimate < 0:
+        r.therapy.estimate = Fraction(0)
     if result.status is DriveStatus.STALLED:
         r.motor_stalled = True
         r.probe = False
         cancel_bolus(fw, "the motor stalled")
         raise_alarm(fw, AlarmKind.MOTOR_STALL)
     elif result.status is DriveStatus.VALVE_CLOSED:
-        r.valve_closed = True
+        r.therapy.valve_closed = True
         raise_alarm(fw, AlarmKind.FLOW_VALVE_CLOSED)
     elif result.status is DriveStatus.BROWNOUT or result.status is DriveStatus.DEAD:
         raise FirmwareRestart(BootCause.LOW_BATTERY)

@@ -21,16 +21,16 @@ __all__ = ["prescription_problem", "write_prescription"]
 
 def prescription_problem(fw: FirmwareCore, rx: Prescription) -> Rejected | None:
     """Why this pump refuses `rx` (None if it accepts it)."""
-    r = fw.ram
+    held = fw.ram.therapy  # what the reservoir holds
     if not fw.profile.model.programmable:
         return Rejected(Rejection.NOT_PROGRAMMABLE, f"{fw.profile.model.label} is not programmable")
     entry_rx = fw.library.find(rx.drug)
-    entry_res = fw.library.find(r.drug)
-    same_drug = (entry_rx is not None and entry_rx is entry_res) or rx.drug == r.drug
-    if not same_drug or rx.concentration != r.concentration:
+    entry_res = fw.library.find(held.drug)
+    same_drug = (entry_rx is not None and entry_rx is entry_res) or rx.drug == held.drug
+    if not same_drug or rx.concentration != held.concentration:
         return Rejected(
             Rejection.INVALID_ARGUMENT,
-            f"the reservoir holds {r.drug} at {r.concentration}, the prescription is for "
+            f"the reservoir holds {held.drug} at {held.concentration}, the prescription is for "
             f"{rx.drug} at {rx.concentration}; register a refill with the new solution first",
         )
     evaluation = evaluate_hard_limits(rx, fw.library, fw.profile.model)
@@ -53,16 +53,16 @@ def write_prescription(fw: FirmwareCore, command: WritePrescription) -> Response
             Rejection.HASH_MISMATCH,
             "the content hash does not match the prescription; nothing was written",
         )
-    if r.state is TherapyState.END_OF_SERVICE:
+    if r.therapy.state is TherapyState.END_OF_SERVICE:
         return Rejected(Rejection.INVALID_STATE, "the pump is at end of service")
     problem = prescription_problem(fw, rx)
     if problem is not None:
         return problem
     fw.commit_prescription(rx)
     r.prescription = rx
-    r.rx_started = r.ticks
-    r.lockout_from = r.ticks
-    r.awaiting_prescription = False
+    r.therapy.rx_started = r.ticks
+    r.therapy.lockout_from = r.ticks
+    r.therapy.awaiting_prescription = False
     recovered = r.memory_error
     if recovered:
         r.memory_error = False
@@ -70,7 +70,7 @@ def write_prescription(fw: FirmwareCore, command: WritePrescription) -> Response
         fw.log.repair()
         clear_alarm(fw, AlarmKind.MEMORY_ERROR, "every record rewritten")
     cancel_bolus(fw, "a new prescription was written")
-    if r.low_battery_reset:
+    if r.therapy.low_battery_reset:
         set_state(fw, TherapyState.MINIMUM_RATE, Cause.LOW_BATTERY_RESET)
     elif AlarmKind.EMPTY_RESERVOIR in active_kinds(fw):
         set_state(fw, TherapyState.MINIMUM_RATE, Cause.EMPTY_RESERVOIR)

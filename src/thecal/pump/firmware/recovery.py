@@ -46,13 +46,13 @@ def reset_flow_valve(fw: FirmwareCore, command: ResetFlowValve) -> Response:
         return Rejected(
             Rejection.INVALID_STATE, f"{fw.profile.model.label} has no flow-activated valve"
         )
-    if not r.valve_closed and not fw.hw.flow_valve_closed():
+    if not r.therapy.valve_closed and not fw.hw.flow_valve_closed():
         return Rejected(Rejection.INVALID_STATE, "the flow-activated valve is open")
     if not fw.hw.reset_flow_valve(r.ticks):
         return Rejected(
             Rejection.INVALID_STATE, "the valve cannot be reset inside a magnetic field"
         )
-    r.valve_closed = False
+    r.therapy.valve_closed = False
     r.probe = True
     fw.log_event(LogKind.FLOW_VALVE_RESET, "flow-activated valve reset")
     clear_alarm(fw, AlarmKind.FLOW_VALVE_CLOSED, "valve reset")

@@ -47,8 +47,8 @@ def register_refill(
         return Rejected(
             Rejection.INVALID_ARGUMENT, "the drug and a positive concentration are needed"
         )
-    expected = r.estimate
-    previous = r.fill_volume
+    expected = r.therapy.estimate
+    previous = r.therapy.fill_volume
     discrepancy = aspirated.amount - expected
     expected_delivered = previous - expected
     actual_delivered = previous - aspirated.amount
@@ -71,15 +71,15 @@ def register_refill(
     else:
         findings.append(RefillFinding.WITHIN_EXPECTED)
     drug_id = drug.strip().lower()
-    changed = drug_id != r.drug or concentration != r.concentration
+    changed = drug_id != r.therapy.drug or concentration != r.therapy.concentration
     if changed and fw.electronic:
         findings.append(RefillFinding.NEW_SOLUTION)
-    r.estimate = new_volume.amount
-    r.fill_volume = new_volume.amount
-    r.fill_ticks = r.ticks
-    r.drug = drug_id
-    r.concentration = concentration
-    r.lockout_from = r.ticks
+    r.therapy.estimate = new_volume.amount
+    r.therapy.fill_volume = new_volume.amount
+    r.therapy.fill_ticks = r.ticks
+    r.therapy.drug = drug_id
+    r.therapy.concentration = concentration
+    r.therapy.lockout_from = r.ticks
     fw.log_event(
         LogKind.REFILL,
         f"refill: aspirated {aspirated} (expected {Volume(expected)}), filled {new_volume} of "
@@ -91,16 +91,16 @@ def register_refill(
         concentration=str(concentration),
     )
     if fw.electronic:
-        if r.estimate > fw.empty:
+        if r.therapy.estimate > fw.empty:
             clear_alarm(fw, AlarmKind.EMPTY_RESERVOIR, "refilled")
-        if r.estimate > r.settings.low_reservoir_threshold.amount:
+        if r.therapy.estimate > r.settings.low_reservoir_threshold.amount:
             clear_alarm(fw, AlarmKind.LOW_RESERVOIR, "refilled")
         if changed:
-            r.awaiting_prescription = True
+            r.therapy.awaiting_prescription = True
             set_state(fw, TherapyState.MINIMUM_RATE, Cause.NEW_SOLUTION)
         elif (
-            r.state is TherapyState.MINIMUM_RATE
-            and r.cause is Cause.EMPTY_RESERVOIR
+            r.therapy.state is TherapyState.MINIMUM_RATE
+            and r.therapy.cause is Cause.EMPTY_RESERVOIR
             and r.prescription is not None
         ):
             set_state(fw, TherapyState.RUNNING, Cause.PRESCRIPTION)

@@ -21,11 +21,11 @@ def self_check(fw: FirmwareCore) -> None:
     battery = fw.profile.battery
     level = fw.hw.battery_level(now)
     if battery is not None and level is not None:
-        if level <= battery.reset_level.value and not r.low_battery_reset:
+        if level <= battery.reset_level.value and not r.therapy.low_battery_reset:
             raise FirmwareRestart(BootCause.LOW_BATTERY)
-        if level <= battery.eri_level.value and r.eri_ticks is None:
-            r.eri_ticks = now
-            r.eos_ticks = now + duration_us(battery.eos_after_eri.value)
+        if level <= battery.eri_level.value and r.therapy.eri_ticks is None:
+            r.therapy.eri_ticks = now
+            r.therapy.eos_ticks = now + duration_us(battery.eos_after_eri.value)
             raise_alarm(fw, AlarmKind.ERI)
     if r.motor_stalled and fw.hw.motor_turns(now):
         r.motor_stalled = False

@@ -43,10 +43,10 @@ def set_clock(fw: FirmwareCore, command: SetClock) -> Response:
             Rejection.INVALID_ARGUMENT,
             "the pump keeps naive local time: send the local wall-clock time without a zone",
         )
-    before = r.ticks + r.clock_offset
+    before = r.ticks + r.therapy.clock_offset
     after = to_us(command.local_time)
     skipped, repeated = _clock_effect(fw, before, after)
-    r.clock_offset = after - r.ticks
+    r.therapy.clock_offset = after - r.ticks
     jump = us_duration(after - before)
     fw.log_event(
         LogKind.CLOCK_SET,
@@ -66,7 +66,7 @@ def _clock_effect(fw: FirmwareCore, before: int, after: int) -> tuple[Fraction, 
     the local clock from `before` to `after` (µs)."""
     r = fw.ram
     rx = r.prescription
-    if r.state is not TherapyState.RUNNING or rx is None or rx.mode is Mode.SINGLE_BOLUS:
+    if r.therapy.state is not TherapyState.RUNNING or rx is None or rx.mode is Mode.SINGLE_BOLUS:
         return Fraction(0), Fraction(0)
     now, landing = r.ticks, r.ticks + (after - before)  # `after` on the old clock
     moved = fw.programmed(with_bolus=False).volume(min(now, landing), max(now, landing))
@@ -95,7 +95,7 @@ def set_alarm_settings(fw: FirmwareCore, command: SetAlarmSettings) -> Response:
         LogKind.SETTINGS_CHANGED,
         f"alarm settings: low reservoir at {threshold}, critical repeat {command.critical_repeat}",
     )
-    if r.estimate > threshold.amount:
+    if r.therapy.estimate > threshold.amount:
         clear_alarm(fw, AlarmKind.LOW_RESERVOIR, "threshold lowered")
     return Accepted("alarm settings stored", settings)
 
@@ -109,12 +109,12 @@ def acknowledge(fw: FirmwareCore, command: AcknowledgeAlarm) -> Response:
         return Rejected(
             Rejection.NO_SUCH_ALARM, f"unknown alarm {command.alarm!r}; accepted: {accepted}"
         )
-    found = next((a for a in r.alarms if a.kind is kind), None)
+    found = next((a for a in r.therapy.alarms if a.kind is kind), None)
     if found is None:
         return Rejected(Rejection.NO_SUCH_ALARM, f"no {kind.value} alarm is active")
     if found.acknowledged_at is None:
         found = replace(found, acknowledged_at=fw.local(), acknowledged_ticks=r.ticks)
-        r.alarms = tuple(found if a.kind is kind else a for a in r.alarms)
+        r.therapy.alarms = tuple(found if a.kind is kind else a for a in r.therapy.alarms)
         fw.log_event(
             LogKind.ALARM_ACKNOWLEDGED, f"alarm acknowledged: {kind.value}", alarm=kind.value
         )

@@ -64,22 +64,25 @@ def implant(
     cause = Cause.CONSTANT_FLOW if not electronic else Cause.IMPLANT
     if prescription is not None:
         state, cause = TherapyState.RUNNING, Cause.PRESCRIPTION
-    ram = FirmwareRam(
-        ticks=ticks,
-        clock_offset=0,
+    therapy = TherapyRecord(
         state=state,
         cause=cause,
-        prescription=prescription,
         rx_started=ticks,
         drug=drug.strip().lower(),
         concentration=concentration,
         estimate=fill.amount,
         fill_volume=fill.amount,
         fill_ticks=ticks,
+        clock_offset=0,
+        lockout_from=ticks,
+    )
+    ram = FirmwareRam(
+        ticks=ticks,
+        therapy=therapy,
+        prescription=prescription,
         settings=settings,
         next_check=ticks + duration_us(profile.self_check_interval.value),
         next_checkpoint=ticks + duration_us(profile.checkpoint_interval.value),
-        lockout_from=ticks,
     )
     firmware = cls(profile, hardware, library, mode, ram, serial, on_log)
     if prescription is not None:
@@ -91,8 +94,8 @@ def implant(
     firmware.save_therapy()
     firmware.log_event(
         LogKind.IMPLANT,
-        f"implanted: {profile.model.label}, {fill} of {ram.drug} at {concentration}",
-        drug=ram.drug,
+        f"implanted: {profile.model.label}, {fill} of {ram.therapy.drug} at {concentration}",
+        drug=ram.therapy.drug,
         concentration=str(concentration),
         fill=str(fill),
     )
@@ -145,41 +148,12 @@ def boot(
         )
         if "settings" not in problems:
             problems.append("settings (missing)")
-    log = EventLog.recover(nvm, profile.log_capacity.value)
-    if isinstance(therapy, TherapyRecord):
-        ram = FirmwareRam(
-            ticks=ticks,
-            clock_offset=therapy.clock_offset,
-            state=therapy.state,
-            cause=therapy.cause,
-            prescription=prescription,
-            rx_started=therapy.rx_started,
-            drug=therapy.drug,
-            concentration=therapy.concentration,
-            estimate=therapy.estimate,
-            fill_volume=therapy.fill_volume,
-            fill_ticks=therapy.fill_ticks,
-            settings=settings,
-            alarms=therapy.alarms,
-            awaiting_prescription=therapy.awaiting_prescription,
-            low_battery_reset=therapy.low_battery_reset,
-            eri_ticks=therapy.eri_ticks,
-            eos_ticks=therapy.eos_ticks,
-            patient_starts=therapy.patient_starts,
-            lockout_from=therapy.lockout_from,
-            mri_latched=therapy.mri_latched,
-            valve_closed=therapy.valve_closed,
-            programmed=therapy.programmed,
-        )
-    else:
+    if not isinstance(therapy, TherapyRecord):
         if "therapy" not in problems:
             problems.append("therapy (missing)")
-        ram = FirmwareRam(
-            ticks=ticks,
-            clock_offset=0,
+        therapy = TherapyRecord(
             state=TherapyState.MINIMUM_RATE,
             cause=Cause.MEMORY_ERROR,
-            prescription=prescription,
             rx_started=ticks,
             drug="unknown",
             concentration=(
@@ -188,8 +162,10 @@ def boot(
             estimate=Fraction(0),
             fill_volume=Fraction(0),
             fill_ticks=ticks,
-            settings=settings,
+            clock_offset=0,
         )
+    log = EventLog.recover(nvm, profile.log_capacity.value)
+    ram = FirmwareRam(ticks=ticks, therapy=therapy, prescription=prescription, settings=settings)
     ram.log_first, ram.log_next = log.first_seq, log.next_seq
     ram.committed = committed
     ram.next_check = ticks + duration_us(profile.self_check_interval.value)
@@ -207,10 +183,10 @@ def boot(
         return firmware
     if problems:
         enter_memory_error(firmware, ", ".join(problems))
-    if cause is BootCause.LOW_BATTERY and not ram.low_battery_reset:
-        ram.low_battery_reset = True
+    if cause is BootCause.LOW_BATTERY and not ram.therapy.low_battery_reset:
+        ram.therapy.low_battery_reset = True
         raise_alarm(firmware, AlarmKind.LOW_BATTERY_RESET, cause=Cause.LOW_BATTERY_RESET)
-    elif ram.low_battery_reset and ram.state is TherapyState.RUNNING:
+    elif ram.therapy.low_battery_reset and ram.therapy.state is TherapyState.RUNNING:
         set_state(firmware, TherapyState.MINIMUM_RATE, Cause.LOW_BATTERY_RESET)
     firmware.save_therapy()
     return firmware

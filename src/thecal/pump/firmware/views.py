@@ -55,7 +55,7 @@ def projection(fw: FirmwareCore) -> tuple[datetime | None, datetime | None]:
     down to the microsecond."""
     r = fw.ram
     rx = r.prescription
-    if r.state is TherapyState.RUNNING and rx is not None and rx.mode is Mode.SINGLE_BOLUS:
+    if r.therapy.state is TherapyState.RUNNING and rx is not None and rx.mode is Mode.SINGLE_BOLUS:
         return None, None
     schedule = fw.programmed(with_bolus=False)
     now = r.ticks
@@ -66,8 +66,8 @@ def projection(fw: FirmwareCore) -> tuple[datetime | None, datetime | None]:
         moment = schedule.time_to_move(now, volume)
         return None if moment is None else fw.local(now + int(moment - now))
 
-    low = r.estimate - r.settings.low_reservoir_threshold.amount
-    return when(low), when(r.estimate - fw.empty)
+    low = r.therapy.estimate - r.settings.low_reservoir_threshold.amount
+    return when(low), when(r.therapy.estimate - fw.empty)
 
 
 def availability(fw: FirmwareCore) -> PatientBolusAvailability | None:
@@ -78,7 +78,7 @@ def availability(fw: FirmwareCore) -> PatientBolusAvailability | None:
         return None
     pb = rx.patient_bolus
     problem, verdict = patient_check(fw)
-    count = len(starts_in_window(r.patient_starts, r.ticks))
+    count = len(starts_in_window(r.therapy.patient_starts, r.ticks))
     if problem is not None:
         return PatientBolusAvailability(
             False,
@@ -100,7 +100,7 @@ def alarm_statuses(fw: FirmwareCore) -> tuple[AlarmStatus, ...]:
     """Every active alarm with its tones sounded so far and its next tone."""
     r = fw.ram
     out = []
-    for alarm in r.alarms:
+    for alarm in r.therapy.alarms:
         spec = ALARM_CATALOGUE[alarm.kind]
         repeat = (
             r.settings.critical_repeat
@@ -135,12 +135,12 @@ def therapy_status(fw: FirmwareCore) -> TherapyStatus:
     r = fw.ram
     rate = programmed_rate(fw)
     return TherapyStatus(
-        r.state,
-        r.cause.value.replace("_", " "),
+        r.therapy.state,
+        r.therapy.cause.value.replace("_", " "),
         rate.amount > 0,
         holds(fw),
         rate,
-        DoseRate(rate.amount * r.concentration.amount),
+        DoseRate(rate.amount * r.therapy.concentration.amount),
     )
 
 
@@ -148,11 +148,11 @@ def battery_status(fw: FirmwareCore) -> BatteryStatus:
     r = fw.ram
     if fw.profile.battery is None:
         return BatteryStatus(BatteryState.NO_BATTERY, None, None, None)
-    if r.state is TherapyState.END_OF_SERVICE:
+    if r.therapy.state is TherapyState.END_OF_SERVICE:
         state = BatteryState.END_OF_SERVICE
-    elif r.low_battery_reset:
+    elif r.therapy.low_battery_reset:
         state = BatteryState.LOW_BATTERY_RESET
-    elif r.eri_ticks is not None:
+    elif r.therapy.eri_ticks is not None:
         state = BatteryState.ERI
     else:
         state = BatteryState.NORMAL
@@ -160,8 +160,8 @@ def battery_status(fw: FirmwareCore) -> BatteryStatus:
     return BatteryStatus(
         state,
         level,
-        fw.local(r.eri_ticks) if r.eri_ticks is not None else None,
-        fw.local(r.eos_ticks) if r.eos_ticks is not None else None,
+        fw.local(r.therapy.eri_ticks) if r.therapy.eri_ticks is not None else None,
+        fw.local(r.therapy.eos_ticks) if r.therapy.eos_ticks is not None else None,
     )
 
 
@@ -169,17 +169,17 @@ def reservoir_status(fw: FirmwareCore) -> ReservoirStatus:
     r = fw.ram
     low_at, empty_at = projection(fw)
     return ReservoirStatus(
-        drug=r.drug,
-        concentration=r.concentration,
-        estimated=Volume(r.estimate),
+        drug=r.therapy.drug,
+        concentration=r.therapy.concentration,
+        estimated=Volume(r.therapy.estimate),
         low_threshold=r.settings.low_reservoir_threshold,
         empty_level=Volume(fw.empty),
         capacity=fw.profile.capacity,
-        filled_at=fw.local(r.fill_ticks),
-        fill_volume=Volume(r.fill_volume),
+        filled_at=fw.local(r.therapy.fill_ticks),
+        fill_volume=Volume(r.therapy.fill_volume),
         low_alarm_at=low_at,
         empty_at=empty_at,
-        awaiting_prescription=r.awaiting_prescription,
+        awaiting_prescription=r.therapy.awaiting_prescription,
     )
 
 
@@ -221,10 +221,10 @@ def patient_status(fw: FirmwareCore) -> PatientStatus:
     rate = programmed_rate(fw)
     return PatientStatus(
         local_time=fw.local(),
-        state=r.state,
+        state=r.therapy.state,
         delivering=rate.amount > 0,
-        estimated_reservoir=Volume(r.estimate),
-        low_reservoir=r.estimate <= r.settings.low_reservoir_threshold.amount,
+        estimated_reservoir=Volume(r.therapy.estimate),
+        low_reservoir=r.therapy.estimate <= r.settings.low_reservoir_threshold.amount,
         alarms=alarm_statuses(fw),
         patient_bolus=availability(fw),
     )
