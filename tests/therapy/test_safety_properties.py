@@ -83,7 +83,8 @@ def test_every_morphine_verdict_reads_in_mg_and_every_baclofen_verdict_in_mcg(
         current = continuous(drug, strength_text, f"{old / 100} mcg/day")
         evaluation = evaluate(proposed, LIBRARY, Context(current, pump=PUMP))
         for verdict in evaluation.verdicts:
-            for text in (verdict.message, verdict.value or "", verdict.bound or ""):
+            for text in (verdict.message, verdict.value_text or "", verdict.bound_text or ""):
                 assert f" {other}/" not in text and not text.endswith(f" {other}"), text
         daily = evaluation.verdict(Rule.DAILY_DOSE)
-        assert daily is not None and daily.value is not None and f" {unit}/day" in daily.value
+        assert daily is not None and daily.value_text is not None
+        assert f" {unit}/day" in daily.value_text

@@ -10,6 +10,7 @@ import pytest
 from thecal.therapy.library import default_library
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import PumpModel, find_pump_model
+from thecal.therapy.quantities import Duration
 from thecal.therapy.safety import (
     HARD_LIMIT_RULES,
     Context,
@@ -21,7 +22,12 @@ from thecal.therapy.safety import (
     evaluate_hard_limits,
 )
 from thecal.therapy.sourced import Sourced
-from thecal.therapy.units import parse_volume_rate
+from thecal.therapy.units import (
+    parse_concentration,
+    parse_dose_rate,
+    parse_mass,
+    parse_volume_rate,
+)
 
 from .builders import PUMP, T0, continuous, flex, minimum, patient, periodic, single, stopped
 
@@ -51,6 +57,7 @@ def outcome(*args: object, **kwargs: object) -> Outcome | None:
 def test_a_drug_missing_from_the_library_is_refused_with_the_accepted_drugs() -> None:
     verdict = judge(continuous("aspirin", "10 mg/mL", "1 mg/day"), Rule.DRUG_IN_LIBRARY)
     assert verdict is not None and verdict.outcome is REFUSED
+    assert verdict.value == "aspirin"
     assert "accepted: morphine" in verdict.message
 
 
@@ -66,6 +73,11 @@ def test_only_library_concentrations_are_allowed(concentration: str, expected: O
 def test_a_refused_concentration_lists_the_accepted_ones_in_the_drugs_unit() -> None:
     verdict = judge(continuous("baclofen", "1 mg/mL", "100 mcg/day"), Rule.CONCENTRATION_IN_LIBRARY)
     assert verdict is not None
+    assert verdict.value == parse_concentration("1 mg/mL")
+    assert verdict.bound == tuple(
+        parse_concentration(c) for c in ("50 mcg/mL", "500 mcg/mL", "2000 mcg/mL")
+    )
+    # The wording is the behaviour here: the pharmacist reads baclofen in mcg only.
     assert verdict.message == (
         "1000 mcg/mL is not a library concentration of baclofen; "
         "accepted: 50 mcg/mL, 500 mcg/mL, 2000 mcg/mL"
@@ -84,7 +96,8 @@ def test_an_approved_drug_is_allowed() -> None:
 def test_an_off_label_drug_warns_and_cites_its_source() -> None:
     verdict = judge(HYDRO, Rule.OFF_LABEL)
     assert verdict is not None and verdict.outcome is WARNING
-    assert verdict.source is not None and verdict.source.startswith("S74")
+    assert verdict.source == "S74"
+    assert verdict.citation is not None and verdict.citation.startswith("S74: ")
 
 
 def test_continuing_the_current_off_label_drug_does_not_warn_again() -> None:
@@ -107,17 +120,23 @@ def steps(count: int) -> Prescription:
 @pytest.mark.parametrize(("count", "expected"), [(24, ALLOWED), (25, REFUSED)])
 def test_a_flex_schedule_holds_no_more_steps_than_the_pump(count: int, expected: Outcome) -> None:
     pump = find_pump_model("valve-accumulator-20")
-    assert pump.max_flex_steps.value == 24
-    assert outcome(steps(count), Rule.FLEX_STEPS, pump=pump) is expected
+    verdict = judge(steps(count), Rule.FLEX_STEPS, pump=pump)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.value, verdict.bound) == (expected, count, 24)
 
 
 @pytest.mark.parametrize(
-    ("rate", "expected"),
-    [("0.48 mg/day", ALLOWED), ("0.479 mg/day", REFUSED),  # 0.048 mL/day lowest
-     ("240 mg/day", ALLOWED), ("240.01 mg/day", REFUSED)],  # 24 mL/day highest
+    ("rate", "expected", "bound"),
+    [("0.48 mg/day", ALLOWED, "24 mL/day"), ("0.479 mg/day", REFUSED, "0.048 mL/day"),
+     ("240 mg/day", ALLOWED, "24 mL/day"), ("240.01 mg/day", REFUSED, "24 mL/day")],
 )  # fmt: skip
-def test_basal_volume_rates_must_lie_in_the_pumps_range(rate: str, expected: Outcome) -> None:
-    assert outcome(continuous("morphine", "10 mg/mL", rate), Rule.PUMP_RATE) is expected
+def test_basal_volume_rates_must_lie_in_the_pumps_range(
+    rate: str, expected: Outcome, bound: str
+) -> None:
+    verdict = judge(continuous("morphine", "10 mg/mL", rate), Rule.PUMP_RATE)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.bound) == (expected, parse_volume_rate(bound))
+    assert verdict.value == parse_dose_rate(rate).to_volume_rate(parse_concentration("10 mg/mL"))
 
 
 def test_minimum_rate_mode_runs_at_the_pumps_own_minimum() -> None:
@@ -152,23 +171,33 @@ def test_without_a_pump_model_capability_is_not_checked_and_the_evaluation_says_
 
 
 @pytest.mark.parametrize(
-    ("rate", "expected"),
-    [("20 mg/day", ALLOWED), ("20.001 mg/day", WARNING),
-     ("25 mg/day", WARNING), ("25.001 mg/day", REFUSED)],
+    ("rate", "expected", "bound"),
+    [("20 mg/day", ALLOWED, "20 mg/day"), ("20.001 mg/day", WARNING, "20 mg/day"),
+     ("25 mg/day", WARNING, "20 mg/day"), ("25.001 mg/day", REFUSED, "25 mg/day")],
 )  # fmt: skip
-def test_daily_dose_soft_and_hard_limits(rate: str, expected: Outcome) -> None:
-    assert outcome(continuous("morphine", "25 mg/mL", rate), Rule.DAILY_DOSE) is expected
+def test_daily_dose_soft_and_hard_limits(rate: str, expected: Outcome, bound: str) -> None:
+    verdict = judge(continuous("morphine", "25 mg/mL", rate), Rule.DAILY_DOSE)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.value, verdict.bound) == (
+        expected, parse_dose_rate(rate), parse_dose_rate(bound)
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("rate", "expected"),
-    [("19.2 mcg/day", ALLOWED), ("19.201 mcg/day", WARNING),
-     ("21.6 mcg/day", WARNING), ("21.601 mcg/day", REFUSED)],
+    ("rate", "expected", "bound", "source"),
+    [("19.2 mcg/day", ALLOWED, "19.2 mcg/day", "S46"),
+     ("19.201 mcg/day", WARNING, "19.2 mcg/day", "S46"),
+     ("21.6 mcg/day", WARNING, "19.2 mcg/day", "S46"),
+     ("21.601 mcg/day", REFUSED, "21.6 mcg/day", "S47")],
 )  # fmt: skip
 def test_ziconotide_daily_limits_are_the_us_and_eu_label_maxima(
-    rate: str, expected: Outcome
+    rate: str, expected: Outcome, bound: str, source: str
 ) -> None:
-    assert outcome(continuous("ziconotide", "100 mcg/mL", rate), Rule.DAILY_DOSE) is expected
+    verdict = judge(continuous("ziconotide", "100 mcg/mL", rate), Rule.DAILY_DOSE)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.bound, verdict.source) == (
+        expected, parse_dose_rate(bound), source
+    )  # fmt: skip
 
 
 def test_worst_case_patient_boluses_count_toward_the_daily_dose() -> None:
@@ -178,27 +207,37 @@ def test_worst_case_patient_boluses_count_toward_the_daily_dose() -> None:
     assert outcome(plain, Rule.DAILY_DOSE) is ALLOWED
     verdict = judge(with_boluses, Rule.DAILY_DOSE)
     assert verdict is not None and verdict.outcome is WARNING
-    assert "(programmed 19 mg/day + patient boluses 1.5 mg/day)" in verdict.message
+    assert verdict.value == parse_dose_rate("20.5 mg/day")
 
 
 def test_a_daily_dose_verdict_reads_in_the_drugs_one_unit() -> None:
     verdict = judge(continuous("morphine", "10 mg/mL", "0.5 mg/day"), Rule.DAILY_DOSE)
     assert verdict is not None
-    assert (verdict.value, verdict.bound) == ("0.5 mg/day", "20 mg/day")
+    assert (verdict.value_text, verdict.bound_text) == ("0.5 mg/day", "20 mg/day")
+    assert "0.5 mg/day is within limits" in verdict.message
 
 
 @pytest.mark.parametrize(
-    ("dose", "expected"),
-    [("0.5 mg", ALLOWED), ("0.501 mg", WARNING), ("1 mg", WARNING), ("1.001 mg", REFUSED)],
-)
-def test_bolus_soft_and_hard_limits(dose: str, expected: Outcome) -> None:
+    ("dose", "expected", "bound"),
+    [("0.5 mg", ALLOWED, "0.5 mg"), ("0.501 mg", WARNING, "0.5 mg"),
+     ("1 mg", WARNING, "0.5 mg"), ("1.001 mg", REFUSED, "1 mg")],
+)  # fmt: skip
+def test_bolus_soft_and_hard_limits(dose: str, expected: Outcome, bound: str) -> None:
     rx = continuous("morphine", "10 mg/mL", "1 mg/day", patient(dose, "10 min", "24 h", 1))
-    assert outcome(rx, Rule.BOLUS_DOSE) is expected
+    verdict = judge(rx, Rule.BOLUS_DOSE)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.value, verdict.bound) == (
+        expected, parse_mass(dose), parse_mass(bound)
+    )  # fmt: skip
 
 
 def test_the_worst_bolus_verdict_is_the_one_reported() -> None:
     rx = periodic("morphine", "10 mg/mL", "2 mg", "1 h", "24 h")
-    assert outcome(rx, Rule.BOLUS_DOSE) is REFUSED
+    verdict = judge(rx, Rule.BOLUS_DOSE)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.value, verdict.bound) == (
+        REFUSED, parse_mass("2 mg"), parse_mass("1 mg")
+    )  # fmt: skip
 
 
 # --- start and restart -------------------------------------------------------------
@@ -208,7 +247,11 @@ def test_the_worst_bolus_verdict_is_the_one_reported() -> None:
     ("rate", "expected"), [("2.4 mcg/day", ALLOWED), ("2.401 mcg/day", WARNING)]
 )
 def test_a_ziconotide_start_is_held_to_the_label_start_dose(rate: str, expected: Outcome) -> None:
-    assert outcome(continuous("ziconotide", "25 mcg/mL", rate), Rule.START_DOSE) is expected
+    verdict = judge(continuous("ziconotide", "25 mcg/mL", rate), Rule.START_DOSE)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.value, verdict.bound, verdict.source) == (
+        expected, parse_dose_rate(rate), parse_dose_rate("2.4 mcg/day"), "S46"
+    )  # fmt: skip
 
 
 def test_a_running_ziconotide_therapy_is_not_a_start() -> None:
@@ -226,6 +269,7 @@ def test_restarting_a_drug_without_a_start_limit_asks_for_a_reason() -> None:
     rx = continuous("morphine", "10 mg/mL", "1 mg/day")
     verdict = judge(rx, Rule.START_DOSE, current=stopped("morphine", "10 mg/mL"))
     assert verdict is not None and verdict.outcome is WARNING
+    assert (verdict.value, verdict.bound) == (parse_dose_rate("1 mg/day"), None)
     assert "tolerance may have fallen" in verdict.message
 
 
@@ -256,7 +300,9 @@ def morphine(rate: str) -> Prescription:
      ("0.1001 mg/day", ALLOWED), ("0.1 mg/day", WARNING)],  # ÷10 or less: warning
 )  # fmt: skip
 def test_a_tenfold_change_is_caught(rate: str, expected: Outcome) -> None:
-    assert outcome(morphine(rate), Rule.TENFOLD_CHANGE, current=MORPHINE_NOW) is expected
+    verdict = judge(morphine(rate), Rule.TENFOLD_CHANGE, current=MORPHINE_NOW)
+    assert verdict is not None and verdict.outcome is expected
+    assert verdict.value == parse_dose_rate(rate).ratio(parse_dose_rate("1 mg/day"))
 
 
 @pytest.mark.parametrize(
@@ -284,17 +330,31 @@ def test_the_slip_is_caught_when_the_current_prescription_names_the_drug_by_an_a
 def test_a_ziconotide_step_is_at_most_2_4_mcg_per_day(rate: str, expected: Outcome) -> None:
     current = continuous("ziconotide", "25 mcg/mL", "2.4 mcg/day")
     rx = continuous("ziconotide", "25 mcg/mL", rate)
-    assert outcome(rx, Rule.TITRATION_STEP, current=current) is expected
+    verdict = judge(rx, Rule.TITRATION_STEP, current=current)
+    assert verdict is not None
+    increase = parse_dose_rate(rate) - parse_dose_rate("2.4 mcg/day")
+    assert (verdict.outcome, verdict.value, verdict.bound, verdict.source) == (
+        expected, increase, parse_dose_rate("2.4 mcg/day"), "S46"
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("rate", "expected"),
-    [("6 mg/day", ALLOWED), ("6.001 mg/day", WARNING),  # +20 % soft
-     ("7.5 mg/day", WARNING), ("7.501 mg/day", REFUSED)],  # +50 % hard
+    ("rate", "expected", "bound"),
+    [("6 mg/day", ALLOWED, "1 mg/day"), ("6.001 mg/day", WARNING, "1 mg/day"),  # +20 % soft
+     ("7.5 mg/day", WARNING, "1 mg/day"), ("7.501 mg/day", REFUSED, "2.5 mg/day")],  # +50 % hard
 )  # fmt: skip
-def test_percentage_titration_steps(rate: str, expected: Outcome) -> None:
+def test_percentage_titration_steps(rate: str, expected: Outcome, bound: str) -> None:
     current = continuous("morphine", "10 mg/mL", "5 mg/day")
-    assert outcome(morphine(rate), Rule.TITRATION_STEP, current=current) is expected
+    verdict = judge(morphine(rate), Rule.TITRATION_STEP, current=current)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.bound) == (expected, parse_dose_rate(bound))
+
+
+def test_a_crossed_percentage_step_is_named_as_the_library_writes_it() -> None:
+    current = continuous("morphine", "10 mg/mL", "5 mg/day")
+    verdict = judge(morphine("7.501 mg/day"), Rule.TITRATION_STEP, current=current)
+    assert verdict is not None
+    assert "is larger than the hard titration step 50 % (site default)" in verdict.message
 
 
 def test_a_restart_is_not_refused_by_a_percentage_of_nothing() -> None:
@@ -302,6 +362,7 @@ def test_a_restart_is_not_refused_by_a_percentage_of_nothing() -> None:
         morphine("1 mg/day"), Rule.TITRATION_STEP, current=stopped("morphine", "10 mg/mL")
     )
     assert verdict is not None and verdict.outcome is ALLOWED
+    assert (verdict.value, verdict.bound) == (parse_dose_rate("1 mg/day"), None)
     assert "restart" in verdict.message
 
 
@@ -327,15 +388,18 @@ ZICO_UP = continuous("ziconotide", "25 mcg/mL", "4.8 mcg/day")
 
 
 @pytest.mark.parametrize(
-    ("since", "expected"),
-    [(timedelta(hours=48), ALLOWED), (timedelta(hours=48) - timedelta(seconds=1), WARNING),
-     (timedelta(hours=24), WARNING), (timedelta(hours=24) - timedelta(seconds=1), REFUSED)],
+    ("since", "expected", "bound_hours"),
+    [(timedelta(hours=48), ALLOWED, 48), (timedelta(hours=48) - timedelta(seconds=1), WARNING, 48),
+     (timedelta(hours=24), WARNING, 48), (timedelta(hours=24) - timedelta(seconds=1), REFUSED, 24)],
 )  # fmt: skip
 def test_ziconotide_increases_are_at_least_24_h_apart_and_48_h_is_recommended(
-    since: timedelta, expected: Outcome
+    since: timedelta, expected: Outcome, bound_hours: int
 ) -> None:
-    result = outcome(ZICO_UP, Rule.TITRATION_INTERVAL, current=ZICO_NOW, last=T0, now=T0 + since)
-    assert result is expected
+    verdict = judge(ZICO_UP, Rule.TITRATION_INTERVAL, current=ZICO_NOW, last=T0, now=T0 + since)
+    assert verdict is not None
+    assert (verdict.outcome, verdict.value, verdict.bound, verdict.source) == (
+        expected, Duration.from_timedelta(since), Duration.from_hours(bound_hours), "S47"
+    )  # fmt: skip
 
 
 def test_without_an_earlier_increase_the_interval_is_not_limiting() -> None:
@@ -405,7 +469,7 @@ def test_ending_baclofen_therapy_warns_of_life_threatening_withdrawal(
 ) -> None:
     verdict = judge(proposed, Rule.WITHDRAWAL_RISK, current=BACLOFEN_NOW)
     assert verdict is not None and verdict.outcome is expected
-    assert verdict.source is not None and verdict.source.startswith("S59")
+    assert verdict.source == "S59"
 
 
 def test_stopping_an_already_stopped_baclofen_pump_is_not_a_new_withdrawal() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from thecal.therapy.display import DoseUnit, format_dose, infer_dose_unit, parse_dose_unit
+from thecal.therapy.limits import Direction, Limit, LimitError, LimitProblem
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, decimal_text, exact
 from thecal.therapy.sourced import Sourced, SourcedReader, parse_bool
 from thecal.therapy.units import (
@@ -65,6 +66,38 @@ class TitrationStep:
     def __str__(self) -> str:
         return self.show()
 
+    # A partial order, like sets: two absolute steps compare by their dose rate, two
+    # percentage steps by their percentage; an absolute and a percentage step are not
+    # comparable (which is larger depends on the current dose), so every comparison
+    # between them is False. `Limit` needs no more: it only asks whether a soft step is
+    # beyond a hard one, and resolves steps to dose rates before classifying.
+    def _key(self) -> tuple[bool, Fraction]:
+        if self.absolute is not None:
+            return (True, self.absolute.amount)
+        assert self.percent is not None
+        return (False, self.percent)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, TitrationStep):
+            return NotImplemented
+        (mine, a), (theirs, b) = self._key(), other._key()
+        return mine == theirs and a < b
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, TitrationStep):
+            return NotImplemented
+        return other < self
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, TitrationStep):
+            return NotImplemented
+        return self == other or self < other
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, TitrationStep):
+            return NotImplemented
+        return self == other or other < self
+
 
 @dataclass(frozen=True)
 class ConcentrationEntry:
@@ -77,7 +110,14 @@ class ConcentrationEntry:
 
 @dataclass(frozen=True)
 class DrugEntry:
-    """One drug's library entry. Limits are per day unless named otherwise."""
+    """One drug's library entry. Limits are per day unless named otherwise.
+
+    The dose limits are `Limit`s: `daily_dose` (worst-case daily dose, both bounds),
+    `bolus_dose` (each bolus), `titration_step` (the increase of the daily dose, absolute
+    or a percentage of the current), `titration_interval` (a minimum: time between
+    increases) and `start_dose` (a soft maximum for a start or restart). Each bound is
+    also readable under its library-file key (`daily_dose_soft_max`, ...).
+    """
 
     id: str
     name: str
@@ -87,19 +127,72 @@ class DrugEntry:
     approved_for_pump: Sourced[bool]
     high_risk_withdrawal: Sourced[bool]
     concentrations: tuple[ConcentrationEntry, ...]
-    daily_dose_soft_max: Sourced[DoseRate]
-    daily_dose_hard_max: Sourced[DoseRate]
-    bolus_dose_soft_max: Sourced[Mass] | None
-    bolus_dose_hard_max: Sourced[Mass] | None
-    titration_max_step_soft: Sourced[TitrationStep] | None
-    titration_max_step_hard: Sourced[TitrationStep] | None
-    titration_min_interval_soft: Sourced[Duration] | None
-    titration_min_interval_hard: Sourced[Duration] | None
+    daily_dose: Limit[DoseRate]
+    bolus_dose: Limit[Mass] | None
+    titration_step: Limit[TitrationStep] | None
+    titration_interval: Limit[Duration] | None
     stability_max_interval: Sourced[Duration]
     first_fill_max_interval: Sourced[Duration] | None = None
-    start_dose_max: Sourced[DoseRate] | None = None
+    start_dose: Limit[DoseRate] | None = None
     dose_unit: DoseUnit | None = None
     """The unit this drug's doses are shown in; None: inferred (`infer_dose_unit`)."""
+
+    def __post_init__(self) -> None:
+        # Which side each limit holds is part of its meaning, not a choice of the data.
+        sides = (
+            ("daily_dose", self.daily_dose, Direction.UPPER),
+            ("bolus_dose", self.bolus_dose, Direction.UPPER),
+            ("titration_step", self.titration_step, Direction.UPPER),
+            ("titration_interval", self.titration_interval, Direction.LOWER),
+            ("start_dose", self.start_dose, Direction.UPPER),
+        )
+        for name, limit, side in sides:
+            if limit is not None and limit.direction is not side:
+                raise ValueError(f"{self.id}: {name} must be a {side.value} limit")
+        if self.daily_dose.soft is None or self.daily_dose.hard is None:
+            raise ValueError(f"{self.id}: daily_dose needs a soft and a hard maximum")
+        if self.start_dose is not None and self.start_dose.hard is not None:
+            raise ValueError(f"{self.id}: start_dose is a soft maximum only (it warns)")
+
+    @property
+    def daily_dose_soft_max(self) -> Sourced[DoseRate]:
+        bound = self.daily_dose.soft
+        assert bound is not None  # __post_init__ requires it
+        return bound
+
+    @property
+    def daily_dose_hard_max(self) -> Sourced[DoseRate]:
+        bound = self.daily_dose.hard
+        assert bound is not None  # __post_init__ requires it
+        return bound
+
+    @property
+    def bolus_dose_soft_max(self) -> Sourced[Mass] | None:
+        return self.bolus_dose.soft if self.bolus_dose is not None else None
+
+    @property
+    def bolus_dose_hard_max(self) -> Sourced[Mass] | None:
+        return self.bolus_dose.hard if self.bolus_dose is not None else None
+
+    @property
+    def titration_max_step_soft(self) -> Sourced[TitrationStep] | None:
+        return self.titration_step.soft if self.titration_step is not None else None
+
+    @property
+    def titration_max_step_hard(self) -> Sourced[TitrationStep] | None:
+        return self.titration_step.hard if self.titration_step is not None else None
+
+    @property
+    def titration_min_interval_soft(self) -> Sourced[Duration] | None:
+        return self.titration_interval.soft if self.titration_interval is not None else None
+
+    @property
+    def titration_min_interval_hard(self) -> Sourced[Duration] | None:
+        return self.titration_interval.hard if self.titration_interval is not None else None
+
+    @property
+    def start_dose_max(self) -> Sourced[DoseRate] | None:
+        return self.start_dose.soft if self.start_dose is not None else None
 
     @property
     def display_unit(self) -> DoseUnit:
@@ -238,6 +331,20 @@ def _text(entry: Mapping[str, object], key: str, where: str, problems: list[str]
     return value.strip()
 
 
+def _limit_problem(what: str, error: LimitError, shown: Callable[[object], str]) -> str:
+    """A library problem about one limit, its doses in the drug's unit."""
+    soft, hard = error.soft, error.hard
+    if error.problem is LimitProblem.SOFT_OUTSIDE_HARD and soft is not None and hard is not None:
+        if error.direction is Direction.UPPER:
+            relation = f"soft limit {shown(soft.value)} is above its hard limit"
+        else:
+            relation = f"soft minimum {shown(soft.value)} is below its hard minimum"
+        return f"{what} {relation} {shown(hard.value)} (soft must be inside hard)"
+    if error.problem is LimitProblem.BELOW_ZERO:
+        return f"{what} limits must not be below zero"
+    return f"{what} limit cannot be used ({error.problem.value})"
+
+
 def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | None:
     if not isinstance(raw, dict):
         collect.problems.append(f"{where}: must be a table")
@@ -339,48 +446,23 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
             return value.show(unit)
         return str(value)
 
-    # Soft limits must lie inside hard ones.
-    def inside(soft_value: Sourced[Any] | None, hard_value: Sourced[Any] | None, what: str) -> None:
-        if (
-            soft_value is not None
-            and hard_value is not None
-            and soft_value.value > hard_value.value
-        ):
-            collect.problems.append(
-                f"{where}: {what} soft limit {shown(soft_value.value)} is above its hard limit "
-                f"{shown(hard_value.value)} (soft must be inside hard)"
-            )
+    def limit(
+        what: str, direction: Direction, soft: Sourced[Any] | None, hard: Sourced[Any] | None
+    ) -> Limit[Any] | None:
+        """The `Limit` of two bounds read from the file; None (and a problem) if it cannot be."""
+        if soft is None and hard is None:
+            return None
+        try:
+            return Limit(direction, soft, hard)
+        except LimitError as error:
+            collect.problems.append(f"{where}: {_limit_problem(what, error, shown)}")
+            return None
 
-    inside(soft, hard, "daily dose")
-    inside(bolus_soft, bolus_hard, "bolus dose")
-    if (
-        interval_soft is not None
-        and interval_hard is not None
-        and interval_soft.value < interval_hard.value
-    ):
-        collect.problems.append(
-            f"{where}: titration interval soft minimum {interval_soft.value} is shorter than "
-            f"its hard minimum {interval_hard.value} (soft must be inside hard)"
-        )
-    if (
-        step_soft is not None
-        and step_hard is not None
-        and (step_soft.value.absolute is None) == (step_hard.value.absolute is None)
-    ):
-        inner, outer = step_soft.value, step_hard.value
-        if (
-            inner.absolute is not None
-            and outer.absolute is not None
-            and inner.absolute > outer.absolute
-        ) or (
-            inner.percent is not None
-            and outer.percent is not None
-            and inner.percent > outer.percent
-        ):
-            collect.problems.append(
-                f"{where}: titration step soft limit {shown(inner)} is above its hard limit "
-                f"{shown(outer)} (soft must be inside hard)"
-            )
+    daily = limit("daily dose", Direction.UPPER, soft, hard)
+    bolus = limit("bolus dose", Direction.UPPER, bolus_soft, bolus_hard)
+    step = limit("titration step", Direction.UPPER, step_soft, step_hard)
+    interval = limit("titration interval", Direction.LOWER, interval_soft, interval_hard)
+    start = limit("start dose", Direction.UPPER, start_max, None)
     if start_max is not None and hard is not None and start_max.value > hard.value:
         collect.problems.append(
             f"{where}: start_dose_max {shown(start_max.value)} is above the daily hard limit "
@@ -402,7 +484,7 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
 
     if len(collect.problems) > before:
         return None
-    assert approved and withdrawal and soft and hard and stability
+    assert approved and withdrawal and daily and stability
     return DrugEntry(
         id=drug_id,
         name=name,
@@ -412,17 +494,13 @@ def _build_drug(raw: object, where: str, collect: SourcedReader) -> DrugEntry | 
         approved_for_pump=approved,
         high_risk_withdrawal=withdrawal,
         concentrations=tuple(concentrations),
-        daily_dose_soft_max=soft,
-        daily_dose_hard_max=hard,
-        bolus_dose_soft_max=bolus_soft,
-        bolus_dose_hard_max=bolus_hard,
-        titration_max_step_soft=step_soft,
-        titration_max_step_hard=step_hard,
-        titration_min_interval_soft=interval_soft,
-        titration_min_interval_hard=interval_hard,
+        daily_dose=daily,
+        bolus_dose=bolus,
+        titration_step=step,
+        titration_interval=interval,
         stability_max_interval=stability,
         first_fill_max_interval=first_fill,
-        start_dose_max=start_max,
+        start_dose=start,
         dose_unit=dose_unit,
     )
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from fractions import Fraction
 from importlib import resources
 
+from thecal.therapy.limits import Limit
 from thecal.therapy.quantities import Volume, VolumeRate, exact
 from thecal.therapy.sourced import Sourced, SourcedReader, parse_bool, parse_int
 from thecal.therapy.units import parse_volume, parse_volume_rate
@@ -53,6 +54,26 @@ class PumpModel:
     max_bolus_volume_rate: Sourced[VolumeRate]
     max_flex_steps: Sourced[int]
     default_low_reservoir_alarm: Sourced[Volume]
+
+    @property
+    def rate_floor(self) -> Limit[VolumeRate]:
+        """The lowest volume rate (mL/day) the pump can run, basal or bolus: a hard minimum."""
+        return Limit.minimum(hard=self.min_volume_rate)
+
+    @property
+    def basal_rate_ceiling(self) -> Limit[VolumeRate]:
+        """The highest basal volume rate (mL/day): a hard maximum."""
+        return Limit.maximum(hard=self.max_volume_rate)
+
+    @property
+    def bolus_rate_ceiling(self) -> Limit[VolumeRate]:
+        """The highest bolus volume rate (mL/day): a hard maximum."""
+        return Limit.maximum(hard=self.max_bolus_volume_rate)
+
+    @property
+    def flex_steps_limit(self) -> Limit[int]:
+        """The most time-of-day steps a flex schedule may have: a hard maximum."""
+        return Limit.maximum(hard=self.max_flex_steps)
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,20 @@ from thecal.therapy.delivery import (
     patient_bolus_worst_case_daily_dose,
     programmed_daily_dose,
 )
-from thecal.therapy.library import DrugEntry, DrugLibrary
+from thecal.therapy.display import DoseUnit, format_dose
+from thecal.therapy.library import DrugEntry, DrugLibrary, TitrationStep
+from thecal.therapy.limits import Classification, Direction, Limit, LimitCheck
 from thecal.therapy.local_time import elapsed
 from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.pump_models import PumpModel
-from thecal.therapy.quantities import DoseRate, Mass, VolumeRate, decimal_text
+from thecal.therapy.quantities import (
+    Concentration,
+    DoseRate,
+    Duration,
+    Mass,
+    VolumeRate,
+    decimal_text,
+)
 from thecal.therapy.sourced import Sourced
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "Confirmation",
     "Context",
     "Evaluation",
+    "Judged",
     "Outcome",
     "Rule",
     "Verdict",
@@ -94,21 +104,68 @@ HARD_LIMIT_RULES = frozenset(
 """Rules that need no history: the ones the pump firmware re-checks itself."""
 
 
+Scalar = Mass | DoseRate | Concentration | Duration | VolumeRate | Fraction | int | str
+"""One judged thing: a dose, a time, a volume rate, a ratio of the new to the current
+daily dose (`Fraction`), a count, or a name (a drug, a pump, a described change)."""
+
+Judged = Scalar | tuple[Scalar, ...]
+"""What a verdict holds as its value or bound: one `Scalar`, or several (the accepted
+concentrations, the band of a ratio)."""
+
+
 @dataclass(frozen=True)
 class Verdict:
-    """One rule's judgement of a proposed prescription."""
+    """One rule's judgement of a proposed prescription.
+
+    `value` is what the rule judged and `bound` what it was held to, both typed (a
+    `DoseRate` in mcg/day, a `Duration`, ...); for a limit, `bound` is the bound that was
+    crossed, or the innermost one held. `source` is the bound's source id (a key of the
+    library's sources) and `citation` where it comes from in words (the full citation,
+    or "site default" / "profile parameter"). `unit` is the drug's display unit, in
+    which `message`, `value_text` and `bound_text` show its doses.
+    """
 
     rule: Rule
     outcome: Outcome
     message: str
-    value: str | None = None
-    bound: str | None = None
+    value: Judged | None = None
+    bound: Judged | None = None
     source: str | None = None
+    citation: str | None = None
+    unit: DoseUnit | None = None
 
     @property
     def needs_reason(self) -> bool:
         """A soft-limit warning: the user must state why they override it."""
         return self.outcome is Outcome.WARNING
+
+    @property
+    def value_text(self) -> str | None:
+        """`value` for people (doses in the drug's unit), or None."""
+        return None if self.value is None else _judged_text(self.value, self.unit)
+
+    @property
+    def bound_text(self) -> str | None:
+        """`bound` for people (doses in the drug's unit), or None."""
+        return None if self.bound is None else _judged_text(self.bound, self.unit)
+
+
+def _ratio_text(ratio: Fraction) -> str:
+    return f"{decimal_text(ratio, 2)}×"
+
+
+def _scalar_text(value: Scalar, unit: DoseUnit | None) -> str:
+    if isinstance(value, Mass | DoseRate | Concentration):
+        return format_dose(value, unit or DoseUnit.MCG)
+    if isinstance(value, Fraction):
+        return _ratio_text(value)
+    return str(value)
+
+
+def _judged_text(value: Judged, unit: DoseUnit | None) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(_scalar_text(item, unit) for item in value)
+    return _scalar_text(value, unit)
 
 
 @dataclass(frozen=True)
@@ -191,6 +248,13 @@ _NO_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS})
 _ENDS_THERAPY = frozenset({Mode.STOPPED, Mode.MINIMUM_RATE, Mode.SINGLE_BOLUS})
 """Modes after which no therapy runs (a single bolus reverts to stopped when it ends)."""
 
+_OUTCOME = {
+    Classification.WITHIN: Outcome.ALLOWED,
+    Classification.SOFT_EXCEEDED: Outcome.WARNING,
+    Classification.HARD_EXCEEDED: Outcome.REFUSED,
+}
+"""A soft limit crossed needs a reason; a hard limit crossed refuses."""
+
 Show = Callable[[Any], str]
 
 
@@ -198,52 +262,63 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _cite(library: DrugLibrary, sourced: Sourced[Any]) -> str:
+def _citation(library: DrugLibrary | None, sourced: Sourced[Any]) -> str:
+    """Where a bound comes from, in words: "S46: <citation>", or "site default"."""
     if sourced.site_default:
         return sourced.unsourced_kind
+    if library is None:
+        return sourced.provenance
     return f"{sourced.source}: {library.cite(sourced)}"
 
 
-def _against(
+def _verdict(
     rule: Rule,
+    check: LimitCheck[Any],
+    message: str,
+    library: DrugLibrary | None,
+    unit: DoseUnit | None = None,
+) -> Verdict:
+    """The verdict of a rule that held a value to a `Limit`."""
+    bound = check.bound
+    return Verdict(
+        rule,
+        _OUTCOME[check.classification],
+        message,
+        check.value,
+        bound.value,
+        None if bound.site_default else bound.source,
+        _citation(library, bound),
+        unit,
+    )
+
+
+def _crossed(check: LimitCheck[Any], show: Show, noun: str = "limit") -> str:
+    """ "is above the hard limit 25 mg/day (site default)"; a soft one asks for a reason."""
+    side = "above" if check.direction is Direction.UPPER else "below"
+    kind = "hard" if check.classification is Classification.HARD_EXCEEDED else "soft"
+    text = f"is {side} the {kind} {noun} {show(check.bound.value)} ({check.bound.provenance})"
+    if check.classification is Classification.SOFT_EXCEEDED:
+        text += "; state a reason to override"
+    return text
+
+
+def _held(
+    rule: Rule,
+    drug: DrugEntry,
     library: DrugLibrary,
     what: str,
     value: Mass | DoseRate,
-    soft: Sourced[Mass] | Sourced[DoseRate] | None,
-    hard: Sourced[Mass] | Sourced[DoseRate] | None,
+    limit: Limit[Any],
     detail: str = "",
-    show: Show = _plain,
 ) -> Verdict:
-    """Hold a value to a soft and a hard maximum; equal to a limit is within it."""
-    if hard is not None and value > hard.value:  # type: ignore[operator]
-        return Verdict(
-            rule,
-            Outcome.REFUSED,
-            f"{what} {show(value)}{detail} is above the hard limit {show(hard.value)} "
-            f"({hard.provenance})",
-            show(value),
-            show(hard.value),
-            _cite(library, hard),
-        )
-    if soft is not None and value > soft.value:  # type: ignore[operator]
-        return Verdict(
-            rule,
-            Outcome.WARNING,
-            f"{what} {show(value)}{detail} is above the soft limit {show(soft.value)} "
-            f"({soft.provenance}); state a reason to override",
-            show(value),
-            show(soft.value),
-            _cite(library, soft),
-        )
-    bound = soft or hard
-    return Verdict(
-        rule,
-        Outcome.ALLOWED,
-        f"{what} {show(value)}{detail} is within limits",
-        show(value),
-        show(bound.value) if bound else None,
-        _cite(library, bound) if bound else None,
-    )
+    """Hold a dose to one of the drug's limits; equal to a bound is within it."""
+    check = limit.classify(value)
+    said = f"{what} {drug.show(value)}{detail}"
+    if check.exceeded:
+        message = f"{said} {_crossed(check, drug.show)}"
+    else:
+        message = f"{said} is within limits"
+    return _verdict(rule, check, message, library, drug.display_unit)
 
 
 def _per_day(mass: Mass) -> DoseRate:
@@ -275,11 +350,13 @@ def _library_rules(
                 proposed.drug,
             )
         ], None
+    unit = drug.display_unit
     verdicts = [
         Verdict(Rule.DRUG_IN_LIBRARY, Outcome.ALLOWED, f"{drug.name} is in the library", drug.id)
     ]
     entry = drug.concentration_entry(proposed.concentration)
-    listed = ", ".join(drug.show(c.concentration.value) for c in drug.concentrations)
+    accepted = tuple(c.concentration.value for c in drug.concentrations)
+    listed = ", ".join(drug.show(c) for c in accepted)
     shown = drug.show(proposed.concentration)
     if entry is None:
         verdicts.append(
@@ -287,8 +364,9 @@ def _library_rules(
                 Rule.CONCENTRATION_IN_LIBRARY,
                 Outcome.REFUSED,
                 f"{shown} is not a library concentration of {drug.id}; accepted: {listed}",
-                shown,
-                listed,
+                proposed.concentration,
+                accepted,
+                unit=unit,
             )
         )
     else:
@@ -297,9 +375,11 @@ def _library_rules(
                 Rule.CONCENTRATION_IN_LIBRARY,
                 Outcome.ALLOWED,
                 f"{shown} is a library concentration of {drug.id}",
-                shown,
-                listed,
-                _cite(library, entry.concentration),
+                proposed.concentration,
+                accepted,
+                entry.concentration.source,
+                _citation(library, entry.concentration),
+                unit,
             )
         )
     return verdicts, drug
@@ -314,19 +394,22 @@ def _off_label(
     proposed: Prescription, drug: DrugEntry, library: DrugLibrary, current: Prescription | None
 ) -> Verdict:
     approved = drug.approved_for_pump
+    source, citation = approved.source, _citation(library, approved)
     if approved.value:
         return Verdict(
             Rule.OFF_LABEL,
             Outcome.ALLOWED,
             f"{drug.id} is approved for implanted pumps",
-            source=_cite(library, approved),
+            source=source,
+            citation=citation,
         )
     if _current_entry(current, library) is drug:
         return Verdict(
             Rule.OFF_LABEL,
             Outcome.ALLOWED,
             f"{drug.id} is off-label for implanted pumps; continuing the current drug",
-            source=_cite(library, approved),
+            source=source,
+            citation=citation,
         )
     return Verdict(
         Rule.OFF_LABEL,
@@ -334,23 +417,26 @@ def _off_label(
         f"{drug.id} is not approved for implanted pumps (off-label); unapproved drugs are "
         "associated with more pump failures; state a reason to use it",
         drug.id,
-        source=_cite(library, approved),
+        source=source,
+        citation=citation,
     )
 
 
-def _rate_verdict(
-    rate: VolumeRate, limit: Sourced[VolumeRate], what: str, too_fast: bool, advice: str
-) -> Verdict:
+def _rate_verdict(check: LimitCheck[VolumeRate], what: str) -> Verdict:
+    """A volume rate beyond what the pump can run (always a hard limit)."""
+    too_fast = check.direction is Direction.UPPER
     side = "above the highest" if too_fast else "below the lowest"
-    return Verdict(
-        Rule.PUMP_RATE,
-        Outcome.REFUSED,
-        f"{what} volume rate {rate} is {side} {what} rate {limit.value} the pump can run "
-        f"({advice})",
-        str(rate),
-        str(limit.value),
-        limit.provenance,
+    if not too_fast:
+        advice = "choose a lower concentration or a higher dose"
+    else:
+        advice = "choose a higher concentration" + (
+            " or a longer bolus" if what == "bolus" else " or a lower dose"
+        )
+    message = (
+        f"{what} volume rate {check.value} is {side} {what} rate {check.bound.value} the pump "
+        f"can run ({advice})"
     )
+    return _verdict(Rule.PUMP_RATE, check, message, None)
 
 
 def _pump_rules(proposed: Prescription, pump: PumpModel) -> list[Verdict]:
@@ -366,48 +452,35 @@ def _pump_rules(proposed: Prescription, pump: PumpModel) -> list[Verdict]:
             )
         ]
     if proposed.mode is Mode.FLEX:
-        limit = pump.max_flex_steps.value
         count = len(proposed.steps)
-        verdicts.append(
-            Verdict(
-                Rule.FLEX_STEPS,
-                Outcome.REFUSED if count > limit else Outcome.ALLOWED,
-                f"{count} flex steps; {pump.label} holds at most {limit}",
-                str(count),
-                str(limit),
-                pump.max_flex_steps.provenance,
-            )
-        )
+        check = pump.flex_steps_limit.classify(count)
+        message = f"{count} flex steps; {pump.label} holds at most {check.bound.value}"
+        verdicts.append(_verdict(Rule.FLEX_STEPS, check, message, None))
     basal, bolus = basal_and_bolus_volume_rates(proposed, pump.minimum_rate.value)
-    low = pump.min_volume_rate
     # Basal and bolus rates have their own ceilings; both share the pump's floor
     # (minimum-rate mode runs at the pump's own minimum by definition).
-    checks: list[tuple[str, tuple[VolumeRate, ...], Sourced[VolumeRate]]] = [
-        ("basal", basal, pump.max_volume_rate),
-        ("bolus", bolus, pump.max_bolus_volume_rate),
+    floors = () if proposed.mode is Mode.MINIMUM_RATE else (pump.rate_floor,)
+    checks: list[tuple[str, tuple[VolumeRate, ...], Limit[VolumeRate]]] = [
+        ("basal", basal, pump.basal_rate_ceiling),
+        ("bolus", bolus, pump.bolus_rate_ceiling),
     ]
-    for what, rates, high in checks:
+    fastest: LimitCheck[VolumeRate] | None = None
+    for what, rates, ceiling in checks:
         for rate in rates:
-            if rate < low.value and proposed.mode is not Mode.MINIMUM_RATE:
-                advice = "choose a lower concentration or a higher dose"
-                return [*verdicts, _rate_verdict(rate, low, what, False, advice)]
-            if rate > high.value:
-                advice = "choose a higher concentration" + (
-                    " or a longer bolus" if what == "bolus" else " or a lower dose"
-                )
-                return [*verdicts, _rate_verdict(rate, high, what, True, advice)]
+            for limit in (*floors, ceiling):
+                check = limit.classify(rate)
+                if check.exceeded:
+                    return [*verdicts, _rate_verdict(check, what)]
+            held = ceiling.classify(rate)
+            if fastest is None or held.value > fastest.value:
+                fastest = held
     every = sorted((*basal, *bolus))
     span = f"{every[0]} to {every[-1]}" if every else "no delivery"
-    verdicts.append(
-        Verdict(
-            Rule.PUMP_RATE,
-            Outcome.ALLOWED,
-            f"volume rates ({span}) are within what {pump.label} can run",
-            span,
-            f"basal {low.value} to {pump.max_volume_rate.value}; "
-            f"bolus up to {pump.max_bolus_volume_rate.value}",
-        )
-    )
+    message = f"volume rates ({span}) are within what {pump.label} can run"
+    if fastest is None:
+        verdicts.append(Verdict(Rule.PUMP_RATE, Outcome.ALLOWED, message))
+    else:
+        verdicts.append(_verdict(Rule.PUMP_RATE, fastest, message, None))
     return verdicts
 
 
@@ -425,15 +498,14 @@ def _dose_rules(
         if extra:
             detail = f" (programmed {drug.show(programmed)} + patient boluses {drug.show(extra)})"
         verdicts.append(
-            _against(
+            _held(
                 Rule.DAILY_DOSE,
+                drug,
                 library,
                 "worst-case daily dose",
                 programmed + extra,
-                drug.daily_dose_soft_max,
-                drug.daily_dose_hard_max,
+                drug.daily_dose,
                 detail,
-                drug.show,
             )
         )
     boluses: list[tuple[str, Mass]] = []
@@ -443,21 +515,24 @@ def _dose_rules(
         boluses.append(("periodic bolus", proposed.periodic.bolus.dose))
     if proposed.patient_bolus is not None:
         boluses.append(("patient bolus", proposed.patient_bolus.dose))
-    if boluses:
+    if boluses and drug.bolus_dose is not None:
+        limit = drug.bolus_dose
         judged = [
-            _against(
-                Rule.BOLUS_DOSE,
-                library,
-                name,
-                dose,
-                drug.bolus_dose_soft_max,
-                drug.bolus_dose_hard_max,
-                show=drug.show,
-            )
-            for name, dose in boluses
+            _held(Rule.BOLUS_DOSE, drug, library, name, dose, limit) for name, dose in boluses
         ]
         order = {Outcome.REFUSED: 0, Outcome.WARNING: 1, Outcome.ALLOWED: 2}
         verdicts.append(min(judged, key=lambda v: order[v.outcome]))
+    elif boluses:
+        verdicts.append(
+            Verdict(
+                Rule.BOLUS_DOSE,
+                Outcome.ALLOWED,
+                f"{boluses[0][0]} {drug.show(boluses[0][1])} is within limits "
+                f"(the library sets no bolus limit for {drug.id})",
+                boluses[0][1],
+                unit=drug.display_unit,
+            )
+        )
     return verdicts, notes
 
 
@@ -481,44 +556,34 @@ def _start_dose(
     starting = current is None or not same_drug
     if not (starting or restarting):
         return None
-    limit = drug.start_dose_max
+    show, unit = drug.show, drug.display_unit
     what = "restart" if restarting else "start"
-    if limit is not None:
-        if new_daily > limit.value:
-            return Verdict(
-                Rule.START_DOSE,
-                Outcome.WARNING,
-                f"{what} at {drug.show(new_daily)} is above the largest starting dose of "
-                f"{drug.id}, {drug.show(limit.value)} ({limit.provenance}); state a reason "
-                "(e.g. the patient already receives it from another pump)",
-                drug.show(new_daily),
-                drug.show(limit.value),
-                _cite(library, limit),
+    if drug.start_dose is not None:
+        check = drug.start_dose.classify(new_daily)
+        largest = check.bound
+        if check.exceeded:
+            message = (
+                f"{what} at {show(new_daily)} is above the largest starting dose of "
+                f"{drug.id}, {show(largest.value)} ({largest.provenance}); state a reason "
+                "(e.g. the patient already receives it from another pump)"
             )
-        return Verdict(
-            Rule.START_DOSE,
-            Outcome.ALLOWED,
-            f"{what} at {drug.show(new_daily)} is within the starting dose "
-            f"{drug.show(limit.value)}",
-            drug.show(new_daily),
-            drug.show(limit.value),
-            _cite(library, limit),
-        )
+        else:
+            message = (
+                f"{what} at {show(new_daily)} is within the starting dose {show(largest.value)}"
+            )
+        return _verdict(Rule.START_DOSE, check, message, library, unit)
     if restarting:
         assert current is not None
         return Verdict(
             Rule.START_DOSE,
             Outcome.WARNING,
-            f"{drug.id} at {drug.show(new_daily)} after {current.mode.value} mode: no therapy "
+            f"{drug.id} at {show(new_daily)} after {current.mode.value} mode: no therapy "
             "runs now, so no titration step can bound this dose (and tolerance may have "
             "fallen); confirm the dose (state a reason)",
-            drug.show(new_daily),
+            new_daily,
+            unit=unit,
         )
     return None
-
-
-def _ratio_text(ratio: Fraction) -> str:
-    return f"{decimal_text(ratio, 2)}×"
 
 
 def _change_rules(
@@ -576,13 +641,15 @@ def _change_rules(
             )
         else:
             message = f"{current_name} therapy continues"
+        withdrawal = current_entry.high_risk_withdrawal
         verdicts.append(
             Verdict(
                 Rule.WITHDRAWAL_RISK,
                 Outcome.WARNING if stopping else Outcome.ALLOWED,
                 message,
                 current_name,
-                source=_cite(library, current_entry.high_risk_withdrawal),
+                source=withdrawal.source,
+                citation=_citation(library, withdrawal),
             )
         )
     if not same_drug:
@@ -607,24 +674,25 @@ def _change_rules(
 
 
 def _tenfold(ratio: Fraction, new: DoseRate, old: DoseRate, show: Show) -> Verdict:
+    # Not a `Limit`: a change of exactly tenfold is already the error this rule catches.
     text = f"new daily dose {show(new)} is {_ratio_text(ratio)} the current {show(old)}"
     if ratio >= TENFOLD:
         return Verdict(
             Rule.TENFOLD_CHANGE,
             Outcome.REFUSED,
             text + "; a tenfold increase is refused (re-enter in smaller steps)",
-            _ratio_text(ratio),
-            "< 10×",
+            ratio,
+            TENFOLD,
         )
     if ratio <= 1 / TENFOLD:
         return Verdict(
             Rule.TENFOLD_CHANGE,
             Outcome.WARNING,
             text + "; a tenfold decrease may cause withdrawal; state a reason",
-            _ratio_text(ratio),
-            "> 0.1×",
+            ratio,
+            1 / TENFOLD,
         )
-    return Verdict(Rule.TENFOLD_CHANGE, Outcome.ALLOWED, text, _ratio_text(ratio), "0.1× to 10×")
+    return Verdict(Rule.TENFOLD_CHANGE, Outcome.ALLOWED, text, ratio, (1 / TENFOLD, TENFOLD))
 
 
 def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate, show: Show) -> Verdict:
@@ -635,8 +703,8 @@ def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate, show: Show) ->
             Outcome.REFUSED,
             f"new daily dose {show(new)} is about 24× the current {show(old)}: "
             "was a per-hour value entered as per-day?",
-            _ratio_text(ratio),
-            f"outside {low}× to {high}×",
+            ratio,
+            (low, high),
         )
     if 1 / high <= ratio <= 1 / low:
         return Verdict(
@@ -644,14 +712,14 @@ def _hour_day_slip(ratio: Fraction, new: DoseRate, old: DoseRate, show: Show) ->
             Outcome.WARNING,
             f"new daily dose {show(new)} is about 1/24 of the current {show(old)}: "
             "was a per-day value entered as per-hour? State a reason",
-            _ratio_text(ratio),
-            f"outside 1/{high} to 1/{low}",
+            ratio,
+            (1 / high, 1 / low),
         )
     return Verdict(
         Rule.HOUR_DAY_SLIP,
         Outcome.ALLOWED,
         "no sign of a per-hour/per-day slip",
-        _ratio_text(ratio),
+        ratio,
     )
 
 
@@ -659,39 +727,38 @@ def _titration_step(
     drug: DrugEntry, library: DrugLibrary, new: DoseRate, old: DoseRate, restart: bool
 ) -> Verdict:
     increase = new - old
-    show = drug.show
-    skipped = False
-    for limit, outcome in (
-        (drug.titration_max_step_hard, Outcome.REFUSED),
-        (drug.titration_max_step_soft, Outcome.WARNING),
-    ):
-        if limit is None:
-            continue
-        if restart and limit.value.percent is not None:
+    show, unit = drug.show, drug.display_unit
+    steps = drug.titration_step
+    allowed_message = f"increase of {show(increase)} is within the titration step"
+    if steps is None:
+        return Verdict(Rule.TITRATION_STEP, Outcome.ALLOWED, allowed_message, increase, unit=unit)
+
+    def allowed_increase(step: TitrationStep) -> DoseRate | None:
+        if restart and step.percent is not None:
             # A percentage of "nothing running" is no bound; the start-dose rule judges it.
-            skipped = True
-            continue
-        bound = limit.value.bound_for(old)
-        if increase > bound:
-            kind = "hard" if outcome is Outcome.REFUSED else "soft"
-            advice = "" if outcome is Outcome.REFUSED else "; state a reason to override"
-            return Verdict(
-                Rule.TITRATION_STEP,
-                outcome,
-                f"increase of {show(increase)} ({show(old)} → {show(new)}) is larger than the "
-                f"{kind} titration step {limit.value.show(drug.display_unit)} "
-                f"({limit.provenance}){advice}",
-                show(increase),
-                show(bound),
-                _cite(library, limit),
-            )
-    message = f"increase of {show(increase)} is within the titration step"
-    if skipped:
+            return None
+        return step.bound_for(old)
+
+    limit = steps.resolved(allowed_increase)
+    if limit is None:
         message = (
             f"increase of {show(increase)} is a restart: a percentage titration step does "
             "not apply (see start_dose)"
         )
-    return Verdict(Rule.TITRATION_STEP, Outcome.ALLOWED, message, show(increase))
+        return Verdict(Rule.TITRATION_STEP, Outcome.ALLOWED, message, increase, unit=unit)
+    check = limit.classify(increase)
+    if not check.exceeded:
+        return _verdict(Rule.TITRATION_STEP, check, allowed_message, library, unit)
+    hard = check.classification is Classification.HARD_EXCEEDED
+    step = steps.hard if hard else steps.soft
+    assert step is not None  # a crossed bound was resolved from this one
+    advice = "" if hard else "; state a reason to override"
+    message = (
+        f"increase of {show(increase)} ({show(old)} → {show(new)}) is larger than the "
+        f"{'hard' if hard else 'soft'} titration step {step.value.show(unit)} "
+        f"({step.provenance}){advice}"
+    )
+    return _verdict(Rule.TITRATION_STEP, check, message, library, unit)
 
 
 def _titration_interval(drug: DrugEntry, library: DrugLibrary, context: Context) -> Verdict:
@@ -717,32 +784,27 @@ def _titration_interval(drug: DrugEntry, library: DrugLibrary, context: Context)
             Outcome.REFUSED,
             f"the last increase ({context.last_increase_at.isoformat()}) is recorded after now "
             f"({context.now.isoformat()}); check the clocks before increasing again",
-            str(since),
+            since,
         )
-    for limit, outcome in (
-        (drug.titration_min_interval_hard, Outcome.REFUSED),
-        (drug.titration_min_interval_soft, Outcome.WARNING),
-    ):
-        if limit is None:
-            continue
-        if since < limit.value:
-            kind = "hard" if outcome is Outcome.REFUSED else "soft"
-            advice = "" if outcome is Outcome.REFUSED else "; state a reason to override"
-            return Verdict(
-                Rule.TITRATION_INTERVAL,
-                outcome,
-                f"only {since} since the last increase; the {kind} minimum between increases "
-                f"of {drug.id} is {limit.value} ({limit.provenance}){advice}",
-                str(since),
-                str(limit.value),
-                _cite(library, limit),
-            )
-    return Verdict(
-        Rule.TITRATION_INTERVAL,
-        Outcome.ALLOWED,
-        f"{since} since the last increase",
-        str(since),
+    limit = drug.titration_interval
+    if limit is None:
+        return Verdict(
+            Rule.TITRATION_INTERVAL,
+            Outcome.ALLOWED,
+            f"{since} since the last increase",
+            since,
+        )
+    check: LimitCheck[Duration] = limit.classify(since)
+    if not check.exceeded:
+        return _verdict(Rule.TITRATION_INTERVAL, check, f"{since} since the last increase", library)
+    hard = check.classification is Classification.HARD_EXCEEDED
+    advice = "" if hard else "; state a reason to override"
+    message = (
+        f"only {since} since the last increase; the {'hard' if hard else 'soft'} minimum "
+        f"between increases of {drug.id} is {check.bound.value} ({check.bound.provenance})"
+        f"{advice}"
     )
+    return _verdict(Rule.TITRATION_INTERVAL, check, message, library)
 
 
 def _run(
