@@ -193,9 +193,9 @@ def _verdicts(evaluation: Evaluation) -> list[dict[str, Any]]:
             "outcome": verdict.outcome.value,
             "rule": verdict.rule.value,
             "message": verdict.message,
-            "value": verdict.value,
-            "bound": verdict.bound,
-            "source": verdict.source,
+            "value": verdict.value_text,
+            "bound": verdict.bound_text,
+            "source": verdict.citation,
             "needs_reason": verdict.needs_reason,
         }
         for verdict in evaluation.verdicts

@@ -135,7 +135,7 @@ def decode_bytes(raw: bytes) -> Any:
 
 
 def _register_therapy_types() -> None:
-    from thecal.therapy import prescription, quantities, safety
+    from thecal.therapy import display, prescription, quantities, safety
 
     register(
         quantities.Mass,
@@ -154,6 +154,7 @@ def _register_therapy_types() -> None:
         safety.Verdict,
         safety.Rule,
         safety.Outcome,
+        display.DoseUnit,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from thecal.pump import alarms, commands, eventlog, payloads
 from thecal.pump.codec import from_plain, register, to_plain
-from thecal.therapy import prescription, quantities, safety
+from thecal.therapy import display, prescription, quantities, safety
 
 __all__ = ["from_plain", "to_plain", "wire_types"]
 
@@ -55,6 +55,7 @@ _THERAPY_TYPES: tuple[type, ...] = (
     safety.Verdict,
     safety.Rule,
     safety.Outcome,
+    display.DoseUnit,
 )
 
 _PUMP_TYPES: tuple[type, ...] = (

@@ -194,9 +194,9 @@ def _verdicts(evaluation: Evaluation) -> list[VerdictView]:
             rule=v.rule.value,
             outcome=v.outcome.value,
             message=v.message,
-            value=v.value,
-            bound=v.bound,
-            source=v.source,
+            value=v.value_text,
+            bound=v.bound_text,
+            source=v.citation,
         )
         for v in evaluation.verdicts
     ]

@@ -299,9 +299,9 @@ class VerdictRow:
             verdict.rule.value,
             verdict.outcome.value,
             verdict.message,
-            verdict.value,
-            verdict.bound,
-            verdict.source,
+            verdict.value_text,
+            verdict.bound_text,
+            verdict.citation,
         )
 
 
