@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import timedelta
 from fractions import Fraction
@@ -31,10 +32,12 @@ from thecal.therapy.calculators.route_conversion import (
     parse_route,
 )
 from thecal.therapy.calculators.titration_plan import titration_plan
-from thecal.therapy.library import default_library
+from thecal.therapy.library import TitrationStep, default_library
+from thecal.therapy.limits import Classification, Limit
 from thecal.therapy.projection import RefillLimit, constant_pattern
 from thecal.therapy.pump_models import find_catheter_model
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, Volume
+from thecal.therapy.sourced import Sourced
 from thecal.therapy.units import (
     parse_concentration,
     parse_dose_rate,
@@ -401,20 +404,39 @@ def test_a_plan_beyond_a_hard_limit_is_refused_by_name(kwargs: dict[str, str], f
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "warning"),
+    ("kwargs", "bound", "warning"),
     [
-        ({"interval": "24 h"}, "shorter than the recommended 48 h"),
-        ({"target": "21.6 mcg/day"}, "above the soft daily limit"),
-        ({"start": "3 mcg/day"}, "above the largest starting dose"),
+        ({"interval": "24 h"}, parse_duration("48 h"), "shorter than the recommended 48 h"),
+        ({"target": "21.6 mcg/day"}, parse_dose_rate("19.2 mcg/day"), "above the soft daily"),
+        ({"start": "3 mcg/day"}, parse_dose_rate("2.4 mcg/day"), "above the largest starting"),
     ],
 )
 def test_a_plan_beyond_a_soft_limit_is_planned_with_a_warning(
-    kwargs: dict[str, str], warning: str
+    kwargs: dict[str, str], bound: object, warning: str
 ) -> None:
     parsed = {key: (parse_duration(v) if key == "interval" else parse_dose_rate(v))
               for key, v in kwargs.items()}  # fmt: skip
     plan = titration_plan(LIBRARY.get("ziconotide"), **parsed)  # type: ignore[arg-type]
+    [check] = plan.beyond_soft
+    assert check.classification is Classification.SOFT_EXCEEDED
+    assert (check.value, check.bound.value) == (next(iter(parsed.values())), bound)
     assert any(warning in item for item in plan.warnings)
+
+
+def test_a_given_step_is_held_to_the_librarys_absolute_soft_step() -> None:
+    ziconotide_with_soft_step = dataclasses.replace(
+        LIBRARY.get("ziconotide"),
+        titration_step=Limit.maximum(
+            Sourced(TitrationStep(absolute=parse_dose_rate("1.2 mcg/day")), site_default=True),
+            LIBRARY.get("ziconotide").titration_step.hard,  # type: ignore[union-attr]
+        ),
+    )
+    plan = titration_plan(ziconotide_with_soft_step, step=parse_dose_rate("2.4 mcg/day"))
+    [check] = plan.beyond_soft
+    assert (check.classification, check.bound.value) == (
+        Classification.SOFT_EXCEEDED,
+        parse_dose_rate("1.2 mcg/day"),
+    )
 
 
 def test_percentage_steps_compound_and_are_rounded_down() -> None:

@@ -3,6 +3,8 @@ every problem of a clinic's file at once."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from thecal.therapy.library import (
@@ -12,6 +14,7 @@ from thecal.therapy.library import (
     load_library,
     parse_library,
 )
+from thecal.therapy.limits import Direction, Limit
 from thecal.therapy.quantities import Duration
 from thecal.therapy.units import parse_concentration, parse_dose_rate
 
@@ -56,6 +59,44 @@ def test_ziconotide_limits_come_from_the_prialt_labels() -> None:
     assert ziconotide.titration_max_step_hard.value.absolute == parse_dose_rate("2.4 mcg/day")
     assert ziconotide.start_dose_max is not None
     assert ziconotide.start_dose_max.source == "S46"
+
+
+@pytest.mark.parametrize(
+    ("limit", "direction", "sources"),
+    [("daily_dose", Direction.UPPER, ("S46", "S47")),
+     ("bolus_dose", Direction.UPPER, ()),
+     ("titration_step", Direction.UPPER, ("S46",)),
+     ("titration_interval", Direction.LOWER, ("S47",)),
+     ("start_dose", Direction.UPPER, ("S46",))],
+)  # fmt: skip
+def test_each_of_a_drugs_limits_is_one_limit_with_its_side_and_sources(
+    limit: str, direction: Direction, sources: tuple[str, ...]
+) -> None:
+    held = getattr(default_library().get("ziconotide"), limit)
+    assert isinstance(held, Limit)
+    assert (held.direction, held.sources) == (direction, sources)
+
+
+def test_a_library_bound_is_also_read_under_its_file_key() -> None:
+    morphine = default_library().get("morphine")
+    assert morphine.daily_dose_soft_max is morphine.daily_dose.soft
+    assert morphine.titration_min_interval_hard is None
+
+
+ZICONOTIDE_DAILY = default_library().get("ziconotide").daily_dose
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [("titration_interval", Limit.maximum(hard=ZICONOTIDE_DAILY.hard)),  # an interval is a minimum
+     ("daily_dose", Limit.maximum(hard=ZICONOTIDE_DAILY.hard)),  # needs a soft and a hard bound
+     ("start_dose", ZICONOTIDE_DAILY)],  # a start dose only warns
+)  # fmt: skip
+def test_a_drug_entry_refuses_a_limit_that_does_not_fit_its_rule(
+    field: str, limit: Limit[object]
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(default_library().get("ziconotide"), **{field: limit})
 
 
 def test_find_matches_id_name_and_alias_case_insensitively() -> None:
@@ -142,6 +183,16 @@ def test_a_valid_clinic_file_loads(tmp_path: object) -> None:
     assert library.get("testdrug").daily_dose_hard_max.site_default
 
 
+def test_a_clinic_file_may_bound_steps_in_percent_softly_and_in_dose_hard() -> None:
+    mixed = VALID.replace(
+        'titration_max_step_hard = { value = "50 %", site_default = true }',
+        'titration_max_step_hard = { value = "2 mg/day", site_default = true }',
+    )
+    step = parse_library(mixed, "clinic.toml").get("testdrug").titration_step
+    assert step is not None and step.hard is not None
+    assert step.hard.value == TitrationStep(absolute=parse_dose_rate("2 mg/day"))
+
+
 def test_a_clinic_file_loads_from_disk(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "library.toml"  # type: ignore[operator]
     path.write_text(VALID, encoding="utf-8")
@@ -163,7 +214,7 @@ BROKEN = [
      "bolus dose soft limit 3 mg is above its hard limit 2 mg"),
     ('titration_min_interval_soft = { value = "48 h", site_default = true }',
      'titration_min_interval_soft = { value = "12 h", site_default = true }',
-     "titration interval soft minimum"),
+     "titration interval soft minimum 12 h is below its hard minimum 24 h"),
     ('titration_max_step_soft = { value = "20 %", site_default = true }',
      'titration_max_step_soft = { value = "60 %", site_default = true }',
      "titration step soft limit 60 % is above its hard limit 50 %"),

@@ -9,20 +9,23 @@ Defaults come from the drug library, never from code: start = the drug's
 `start_dose_max`, step = its largest titration step (soft, else hard), interval =
 its recommended minimum between increases (soft, else hard), target = its daily
 soft maximum. For ziconotide: 2.4 mcg/day, +2.4 mcg/day every 48 h, to 19.2 mcg/day
-(S46, S47). Inputs beyond a hard limit are refused; beyond a soft limit they are
-planned with a warning. Percentage increases are rounded DOWN to 1/1000 of the
-drug's display unit, so no planned dose is ever above the exact rule.
+(S46, S47). Inputs are held to the drug's `Limit`s (`Limit.classify`, as the safety
+evaluator holds prescriptions): beyond a hard limit they are refused; beyond a soft limit
+they are planned with a warning, and the plan keeps the typed checks (`beyond_soft`).
+Percentage increases are rounded DOWN to 1/1000 of the drug's display unit, so no
+planned dose is ever above the exact rule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from thecal.therapy.calculators.errors import CalculatorInputError
 from thecal.therapy.library import DrugEntry, TitrationStep
+from thecal.therapy.limits import Classification, LimitCheck
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, VolumeRate
-from thecal.therapy.sourced import Sourced
 
 __all__ = ["MAX_PLAN_STEPS", "PlannedStep", "TitrationPlan", "titration_plan"]
 
@@ -53,17 +56,12 @@ class TitrationPlan:
     steps: tuple[PlannedStep, ...]
     provenance: dict[str, str]
     warnings: tuple[str, ...]
+    beyond_soft: tuple[LimitCheck[Any], ...] = ()
+    """The given inputs that lie beyond a soft limit of the drug (each needs a reason)."""
 
     @property
     def reaches_target_after(self) -> Duration:
         return self.steps[-1].after
-
-
-def _pick(*options: Sourced[TitrationStep] | None) -> Sourced[TitrationStep] | None:
-    for option in options:
-        if option is not None:
-            return option
-    return None
 
 
 def titration_plan(
@@ -80,6 +78,7 @@ def titration_plan(
     """
     show = drug.show
     warnings: list[str] = []
+    beyond: list[LimitCheck[Any]] = []
     provenance: dict[str, str] = {}
 
     if start is None:
@@ -91,46 +90,48 @@ def titration_plan(
         provenance["start"] = drug.start_dose_max.provenance
     else:
         provenance["start"] = "given"
-        limit = drug.start_dose_max
-        if limit is not None and start > limit.value:
-            warnings.append(
-                f"start {show(start)} is above the largest starting dose {show(limit.value)} "
-                f"({limit.provenance})"
-            )
+        if drug.start_dose is not None:
+            check = drug.start_dose.classify(start)
+            if check.exceeded:
+                beyond.append(check)
+                warnings.append(
+                    f"start {show(start)} is above the largest starting dose "
+                    f"{show(check.bound.value)} ({check.bound.provenance})"
+                )
     if start.amount <= 0:
         raise CalculatorInputError("start", f"{show(start)}", "a starting dose above zero")
 
-    hard_max = drug.daily_dose_hard_max
-    soft_max = drug.daily_dose_soft_max
     if target is None:
-        target = soft_max.value
-        provenance["target"] = soft_max.provenance
+        target = drug.daily_dose_soft_max.value
+        provenance["target"] = drug.daily_dose_soft_max.provenance
     else:
         provenance["target"] = "given"
-    if target > hard_max.value:
+    daily = drug.daily_dose.classify(target)
+    if daily.classification is Classification.HARD_EXCEEDED:
         raise CalculatorInputError(
             "target",
-            f"{show(target)} is above the hard daily limit ({hard_max.provenance})",
-            f"at most {show(hard_max.value)}",
+            f"{show(target)} is above the hard daily limit ({daily.bound.provenance})",
+            f"at most {show(daily.bound.value)}",
         )
-    if target > soft_max.value:
+    if daily.exceeded:
+        beyond.append(daily)
         warnings.append(
-            f"target {show(target)} is above the soft daily limit {show(soft_max.value)} "
-            f"({soft_max.provenance}): each step above it needs a stated reason"
+            f"target {show(target)} is above the soft daily limit {show(daily.bound.value)} "
+            f"({daily.bound.provenance}): each step above it needs a stated reason"
         )
     if target < start:
         raise CalculatorInputError(
             "target", f"{show(target)} is below the start {show(start)}", "at least the start"
         )
 
-    hard_step, soft_step = drug.titration_max_step_hard, drug.titration_max_step_soft
+    step_limit = drug.titration_step
     rule: TitrationStep
     if step is None:
-        chosen = _pick(soft_step, hard_step)
-        if chosen is None:
+        if step_limit is None:
             raise CalculatorInputError(
                 "step", f"the library has no titration step for {drug.id}", "a step per increase"
             )
+        chosen = step_limit.innermost
         rule = chosen.value
         provenance["step"] = chosen.provenance
     else:
@@ -138,51 +139,56 @@ def titration_plan(
             raise CalculatorInputError("step", f"{show(step)}", "an increase above zero")
         rule = TitrationStep(absolute=step)
         provenance["step"] = "given"
-        hard_absolute = hard_step.value.absolute if hard_step is not None else None
-        soft_absolute = soft_step.value.absolute if soft_step is not None else None
-        if hard_step is not None and hard_absolute is not None and step > hard_absolute:
-            raise CalculatorInputError(
-                "step",
-                f"{show(step)} is above the hard titration step ({hard_step.provenance})",
-                f"at most {show(hard_absolute)}",
-            )
-        if soft_step is not None and soft_absolute is not None and step > soft_absolute:
-            warnings.append(
-                f"step {show(step)} is above the soft titration step {show(soft_absolute)} "
-                f"({soft_step.provenance})"
-            )
-        for percent_limit in (hard_step, soft_step):
+        # A given step is absolute: the library's absolute steps bound it here; its
+        # percentage steps depend on each step's dose, and the evaluator checks those.
+        absolute = step_limit.resolved(lambda s: s.absolute) if step_limit is not None else None
+        if absolute is not None:
+            held = absolute.classify(step)
+            if held.classification is Classification.HARD_EXCEEDED:
+                raise CalculatorInputError(
+                    "step",
+                    f"{show(step)} is above the hard titration step ({held.bound.provenance})",
+                    f"at most {show(held.bound.value)}",
+                )
+            if held.exceeded:
+                beyond.append(held)
+                warnings.append(
+                    f"step {show(step)} is above the soft titration step "
+                    f"{show(held.bound.value)} ({held.bound.provenance})"
+                )
+        for percent_limit in (step_limit.hard, step_limit.soft) if step_limit else ():
             if percent_limit is not None and percent_limit.value.percent is not None:
                 warnings.append(
                     f"the library limits {drug.id} steps to {percent_limit.value.show()} of the "
                     f"current dose ({percent_limit.provenance}); the evaluator checks each step"
                 )
 
-    hard_gap, soft_gap = drug.titration_min_interval_hard, drug.titration_min_interval_soft
+    gaps = drug.titration_interval
     if interval is None:
-        gap = soft_gap or hard_gap
-        if gap is None:
+        if gaps is None:
             raise CalculatorInputError(
                 "interval",
                 f"the library has no interval between increases for {drug.id}",
                 "a time between increases, e.g. '48 h'",
             )
-        interval = gap.value
-        provenance["interval"] = gap.provenance
+        interval = gaps.innermost.value
+        provenance["interval"] = gaps.innermost.provenance
     else:
         provenance["interval"] = "given"
         if interval.amount <= 0:
             raise CalculatorInputError("interval", f"{interval}", "a time above zero")
-        if hard_gap is not None and interval < hard_gap.value:
+        gap = gaps.classify(interval) if gaps is not None else None
+        if gap is not None and gap.classification is Classification.HARD_EXCEEDED:
             raise CalculatorInputError(
                 "interval",
-                f"{interval} is shorter than the hard minimum ({hard_gap.provenance})",
-                f"at least {hard_gap.value}",
+                f"{interval} is shorter than the hard minimum ({gap.bound.provenance})",
+                f"at least {gap.bound.value}",
             )
-        if soft_gap is not None and interval < soft_gap.value:
+        if gap is not None and gap.exceeded:
+            beyond.append(gap)
             warnings.append(
-                f"interval {interval} is shorter than the recommended {soft_gap.value} "
-                f"({soft_gap.provenance})"
+                f"interval {interval} is shorter than the recommended {gap.bound.value} "
+                f"({gap.bound.provenance})"
             )
 
     resolution = Fraction(drug.display_unit.mcg, 1000)
@@ -220,4 +226,5 @@ def titration_plan(
         steps=tuple(steps),
         provenance=provenance,
         warnings=tuple(warnings),
+        beyond_soft=tuple(beyond),
     )
