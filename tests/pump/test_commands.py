@@ -213,11 +213,23 @@ def test_priming_bolus_moves_its_volume_then_starts_the_stored_prescription():
     )
 
 
-def test_clinician_bolus_above_the_library_hard_limit_is_refused():
+@pytest.mark.parametrize(
+    ("mcg", "refused"),
+    [("100", False),  # at the soft limit
+     ("150", False),  # above the soft limit: the clinician's to override, not the pump's
+     ("200", False),  # exactly at the hard limit
+     ("200.001", True),  # just above it
+     ("250", True)],
+)  # fmt: skip
+def test_clinician_bolus_above_the_library_hard_limit_is_refused(mcg, refused):
     twin = implant(baclofen())
-    refusal = rejected(clinician(twin, ClinicianBolus(Mass.from_mcg(250), Duration.from_hours(1))))
-    assert refusal.reason is Rejection.HARD_LIMIT
-    accepted(clinician(twin, ClinicianBolus(Mass.from_mcg(200), Duration.from_hours(1))))
+    response = clinician(twin, ClinicianBolus(Mass.from_mcg(mcg), Duration.from_hours(1)))
+    if refused:
+        refusal = rejected(response)
+        assert refusal.reason is Rejection.HARD_LIMIT
+        assert "above the hard limit 200 mcg (site default)" in refusal.message
+    else:
+        accepted(response)
 
 
 def test_stop_resume_and_minimum_rate_change_delivery():

@@ -21,6 +21,7 @@ from thecal.pump.firmware.core import FirmwareCore
 from thecal.pump.firmware.delivery_state import holds, start_bolus
 from thecal.pump.payloads import BolusDenial, BolusGrant, BolusKind, TherapyState
 from thecal.pump.timebase import DAY_US, duration_us
+from thecal.therapy.limits import Classification
 from thecal.therapy.quantities import Duration, Volume, VolumeRate
 
 __all__ = [
@@ -76,22 +77,33 @@ def clinician_bolus(fw: FirmwareCore, command: ClinicianBolus, request_id: str) 
     ):
         return Rejected(Rejection.INVALID_STATE, f"no clinician bolus in {r.therapy.state.value}")
     entry = fw.library.find(r.therapy.drug)
-    if entry is None or entry.bolus_dose_hard_max is None:
+    limit = entry.bolus_dose if entry is not None else None
+    if entry is None or limit is None or limit.hard is None:
         return Rejected(
             Rejection.HARD_LIMIT, f"no bolus limit for {r.therapy.drug} in the drug library"
         )
-    if command.dose > entry.bolus_dose_hard_max.value:
+    # The pump holds the hard bound only: a soft one was the clinician's to override.
+    dose = limit.classify(command.dose)
+    if dose.classification is Classification.HARD_EXCEEDED:
         return Rejected(
             Rejection.HARD_LIMIT,
-            f"bolus {command.dose} is above the hard limit {entry.bolus_dose_hard_max.value}",
+            f"bolus {entry.show(command.dose)} is above the hard limit "
+            f"{entry.show(dose.bound.value)} ({dose.bound.provenance})",
         )
     volume = command.dose / r.therapy.concentration
     rate = volume / command.duration
     base, _ = fw.programmed().rate_at(r.ticks)
     peak = VolumeRate(rate.amount + base * DAY_US)
-    top = max(fw.profile.model.max_volume_rate.value, fw.profile.model.max_bolus_volume_rate.value)
-    if peak > top:
-        return Rejected(Rejection.HARD_LIMIT, f"volume rate {peak} is above the pump's {top}")
+    # The bolus runs on top of the schedule: the peak may reach the higher of the two ceilings.
+    model = fw.profile.model
+    ceiling = max(
+        model.basal_rate_ceiling, model.bolus_rate_ceiling, key=lambda c: c.innermost.value
+    )
+    held = ceiling.classify(peak)
+    if held.exceeded:
+        return Rejected(
+            Rejection.HARD_LIMIT, f"volume rate {peak} is above the pump's {held.bound.value}"
+        )
     if r.therapy.estimate - volume.amount < fw.empty:
         return Rejected(Rejection.RESERVOIR, "the reservoir is too low for this bolus")
     bolus = start_bolus(fw, BolusKind.CLINICIAN, volume, command.dose, command.duration, request_id)
@@ -123,9 +135,11 @@ def _replacing_bolus(
             "write the prescription for the new solution before the bridge bolus",
         )
     rate = volume / duration
-    top = fw.profile.model.max_bolus_volume_rate.value
-    if rate > top:
-        return Rejected(Rejection.HARD_LIMIT, f"volume rate {rate} is above the pump's {top}")
+    held = fw.profile.model.bolus_rate_ceiling.classify(rate)
+    if held.exceeded:
+        return Rejected(
+            Rejection.HARD_LIMIT, f"volume rate {rate} is above the pump's {held.bound.value}"
+        )
     if volume.amount > r.therapy.estimate:
         return Rejected(
             Rejection.RESERVOIR,
