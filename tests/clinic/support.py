@@ -78,7 +78,9 @@ def prescribe(
     form = prescriptions.PrescribeForm.model_validate(
         {"prescription": rx, "override_reasons": reasons or {}}
     )
-    return clinic.perform(SYSTEM, lambda call: prescriptions.prescribe(call, implant_id, form))
+    return clinic.perform(
+        SYSTEM, lambda call: prescriptions.prescribe(call, implant_id, form.order())
+    )
 
 
 def refill(

@@ -154,7 +154,7 @@ def test_superseded_prescriptions_are_exported_as_completed(
     form = prescriptions.PrescribeForm.model_validate(
         {"prescription": {**FLEX_WITH_BOLUS, "patient_bolus": None}}
     )
-    clinic.perform(SYSTEM, lambda c: prescriptions.prescribe(c, implant_id, form))
+    clinic.perform(SYSTEM, lambda c: prescriptions.prescribe(c, implant_id, form.order()))
     statuses = sorted(
         r["status"] for r in resources(export(clinic, patient_id), "MedicationRequest")
     )

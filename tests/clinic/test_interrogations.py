@@ -154,7 +154,7 @@ def test_a_reading_from_the_pump_twin_imports_with_its_estimate_and_boluses(
     local = clock.now().replace(tzinfo=None)  # the clinic runs on UTC: pump clock = UTC
     twin = PumpTwin.implant(
         "peristaltic-20", local, drug="morphine", concentration=Concentration.from_mg_per_ml(10),
-        fill=Volume.from_ml(20), prescription=parse_prescription(saved.toml),
+        fill=Volume.from_ml(20), prescription=saved.prescription,
         mode=SimulationMode.ANALYTIC,
     )  # fmt: skip
     twin.advance(local + timedelta(days=2))
@@ -191,7 +191,7 @@ def test_the_programmers_interrogate_json_is_imported_as_printed(
     local = clock.now().replace(tzinfo=None)
     twin = PumpTwin.implant(
         "peristaltic-20", local, drug="morphine", concentration=Concentration.from_mg_per_ml(10),
-        fill=Volume.from_ml(20), prescription=parse_prescription(saved.toml),
+        fill=Volume.from_ml(20), prescription=saved.prescription,
         mode=SimulationMode.ANALYTIC,
     )  # fmt: skip
     twin.advance(local + timedelta(days=5))

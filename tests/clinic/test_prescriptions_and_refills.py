@@ -103,7 +103,7 @@ def test_prescribing_against_a_stale_current_prescription_is_a_conflict(
          "replaces_prescription_id": reviewed.id}
     )  # fmt: skip
     with pytest.raises(Conflict) as caught:
-        clinic.perform(SYSTEM, lambda c: prescriptions.prescribe(c, implant_id, form))
+        clinic.perform(SYSTEM, lambda c: prescriptions.prescribe(c, implant_id, form.order()))
     assert caught.value.code == "stale_prescription"
 
 
@@ -118,7 +118,9 @@ def test_a_constant_flow_pump_is_recorded_at_its_fixed_rate_only(clinic: Clinic)
 
 def test_evaluating_a_proposal_saves_nothing(clinic: Clinic) -> None:
     implant_id = new_pump(clinic)
-    data = prescriptions.PrescriptionInput.model_validate(MORPHINE_4MG)
+    data = prescriptions.to_prescription(
+        prescriptions.PrescriptionInput.model_validate(MORPHINE_4MG)
+    )
     result = clinic.perform(
         SYSTEM, lambda c: prescriptions.evaluate_prescription(c, implant_id, data)
     )

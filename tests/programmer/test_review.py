@@ -10,7 +10,7 @@ from thecal.therapy.prescription import FlexStep, Mode, Prescription, TimeOfDay
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.quantities import Concentration, DoseRate
-from thecal.therapy.safety import Outcome, Rule
+from thecal.therapy.safety import Context, Outcome, Rule
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PUMP = find_pump_model("peristaltic-20")
@@ -51,7 +51,7 @@ def test_settings_only_in_the_current_prescription_still_appear() -> None:
 
 def test_first_programming_shows_nothing_as_current() -> None:
     rx = read_prescription(EXAMPLES / "morphine-cancer-pain-ptm.toml")
-    result = review(rx, None, default_library(), PUMP)
+    result = review(rx, default_library(), Context(pump=PUMP))
     assert all(row.current is None for row in result.rows)
     assert any(row.setting == "patient bolus lockout" for row in result.rows)
 
@@ -59,7 +59,7 @@ def test_first_programming_shows_nothing_as_current() -> None:
 def test_a_soft_limit_needs_a_reason_before_it_is_confirmed() -> None:
     current = _morphine("10")
     proposed = _morphine("13")  # +30 %: above the 20 % soft titration step, below 50 % hard
-    result = review(proposed, current, default_library(), PUMP)
+    result = review(proposed, default_library(), Context(current, pump=PUMP))
     assert result.needs_reasons, "expected at least one soft-limit warning"
     assert not result.confirm({}).confirmed
     reasons = {rule: "discussed with the patient" for rule in result.needs_reasons}
@@ -68,7 +68,7 @@ def test_a_soft_limit_needs_a_reason_before_it_is_confirmed() -> None:
 
 def test_a_hard_limit_cannot_be_confirmed_with_any_reason() -> None:
     proposed = _morphine("500")
-    result = review(proposed, _morphine("5"), default_library(), PUMP)
+    result = review(proposed, default_library(), Context(_morphine("5"), pump=PUMP))
     assert not result.evaluation.allowed
     reasons = {rule: "insisting" for rule in Rule}
     assert not result.confirm(reasons).confirmed

@@ -40,7 +40,6 @@ from thecal.programmer.connection import open_session, pair_tcp
 from thecal.programmer.home import ControllerHome
 from thecal.pump.payloads import TherapyState
 from thecal.therapy.prescription import Prescription
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.quantities import DoseRate
 from thecal.therapy.units import parse_concentration, parse_volume
 from thecal.web.pumps import ProgrammerStation, PumpInReach
@@ -162,7 +161,7 @@ def rig(demo_template: Path, tmp_path: Path, request: pytest.FixtureRequest) -> 
         try:
             patient_id, implant, rx = _moreau(live.clinic)
             yield Rig(live, built.served, built.station, implant.serial, patient_id, implant.id,
-                      parse_prescription(rx.toml))  # fmt: skip
+                      rx.prescription)  # fmt: skip
         finally:
             built.served.stop()
 

@@ -61,11 +61,12 @@ from thecal.programmer.report import report_summary
 from thecal.programmer.review import Review
 from thecal.pump.commands import Accepted, Role
 from thecal.pump.payloads import InterrogationReport
+from thecal.therapy.local_time import is_aware
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.pump_models import find_catheter_model, find_pump_model
 from thecal.therapy.quantities import _Scalar, exact
-from thecal.therapy.safety import Rule
+from thecal.therapy.safety import Context, Rule
 from thecal.therapy.units import parse_concentration, parse_duration, parse_volume
 
 EXIT_NO_ANSWER = 4
@@ -376,9 +377,16 @@ def program(
         rx = read_prescription(prescription)
         given = _reasons(reasons)
         raised = _when(last_increase, "--last-increase")
+        if raised is not None and is_aware(raised):
+            raise ValueError(
+                f"--last-increase: {last_increase!r} has a time-zone offset, but it is compared "
+                "with the pump's clock, which has none; accepted: the pump's local time, e.g. "
+                "2026-03-01T09:00"
+            )
+        history = Context(last_increase_at=raised) if raised is not None else None
     with connected(state, pump, Role.CLINICIAN) as c, link_errors():
         report = workflows.interrogate(c.link)
-        checked = workflows.review_against_pump(rx, report, last_increase_at=raised)
+        checked = workflows.review_against_pump(rx, report, history=history)
         result = workflows.program(c.link, checked, given) if confirm else None
     if json_out:
         emit_json(

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -21,7 +20,7 @@ from thecal.cli.output import console, emit_json, err_console, to_jsonable, user
 from thecal.pump.scenario import ScenarioResult, parse_scenario, run_scenario
 from thecal.pump.twin import SimEvent
 from thecal.therapy.prescription import Prescription
-from thecal.therapy.prescription_toml import parse_prescription, read_prescription
+from thecal.therapy.prescription_toml import prescription_from_fields, read_prescription
 from thecal.therapy.quantities import decimal_text
 
 # Routine patient-controller traffic, hidden from the default timeline (see --all).
@@ -36,7 +35,7 @@ def _resolver(base: Path) -> Any:
                 raise ValueError(f"{where}: no such prescription file: {value}")
             return read_prescription(path)
         if isinstance(value, dict):
-            return parse_prescription(tomli_w.dumps(value), origin=where)
+            return prescription_from_fields(value)
         raise ValueError(f"{where}: give a prescription file path or an inline table")
 
     return resolve

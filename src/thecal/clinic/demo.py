@@ -41,10 +41,11 @@ from thecal.clinic.service import (
 )
 from thecal.clinic.service.core import Clinic, FixedClock
 from thecal.clinic.storage.models import AppointmentKind, Patient, Sex
-from thecal.therapy.prescription import Mode
+from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.quantities import decimal_text
+from thecal.therapy.safety import Rule
 from thecal.therapy.units import format_quantity
 
 __all__ = ["DEMO_NOTES", "DEMO_PASSWORDS", "DemoSummary", "default_examples_dir", "seed_demo"]
@@ -229,52 +230,26 @@ class _Seeder:
         self.write(lambda call: assessments.record_pain_assessment(call, patient_id, form))
         self.summary.pain_assessments += 1
 
-    def prescription_input(self, case: _Case) -> prescriptions.PrescriptionInput:
+    def prescription(self, case: _Case) -> Prescription:
         rx = read_prescription(self.examples / case.example)
         pump = find_pump_model(case.pump)
         if not pump.programmable:
             # A constant-flow pump delivers its fixed flow: the dose follows from the
             # concentration of the example's drug.
             rate = pump.minimum_rate.value.to_dose_rate(rx.concentration)
-            return prescriptions.PrescriptionInput(
-                drug=rx.drug,
-                concentration=format_quantity(rx.concentration),
-                mode=Mode.SIMPLE_CONTINUOUS,
-                rate=format_quantity(rate),
-            )
-        data: dict[str, Any] = {
-            "drug": rx.drug,
-            "concentration": format_quantity(rx.concentration),
-            "mode": rx.mode,
-        }
-        if rx.rate is not None:
-            data["rate"] = format_quantity(rx.rate)
-        if rx.steps:
-            data["steps"] = [
-                {"start": str(s.start), "rate": format_quantity(s.dose_rate)} for s in rx.steps
-            ]
-        if rx.patient_bolus is not None:
-            pb = rx.patient_bolus
-            data["patient_bolus"] = {
-                "dose": format_quantity(pb.dose),
-                "duration": format_quantity(pb.duration),
-                "lockout": format_quantity(pb.lockout),
-                "max_per_24h": pb.max_per_24h,
-            }
-        return prescriptions.PrescriptionInput.model_validate(data)
+            return Prescription(rx.drug, rx.concentration, Mode.SIMPLE_CONTINUOUS, rate=rate)
+        return rx
 
-    def prescribe(self, implant_id: int, data: prescriptions.PrescriptionInput) -> None:
+    def prescribe(self, implant_id: int, rx: Prescription) -> None:
         evaluation = self.read(
-            lambda call: prescriptions.evaluate_prescription(call, implant_id, data)
+            lambda call: prescriptions.evaluate_prescription(call, implant_id, rx)
         )
         reasons = {
-            rule: "demo: reviewed and accepted by the demo clinician"
+            Rule(rule): "demo: reviewed and accepted by the demo clinician"
             for rule in evaluation.needs_reason
         }
-        form = prescriptions.PrescribeForm.model_validate(
-            {"prescription": data.model_dump(), "override_reasons": reasons}
-        )
-        self.write(lambda call: prescriptions.prescribe(call, implant_id, form))
+        order = prescriptions.PrescriptionOrder(rx, reasons)
+        self.write(lambda call: prescriptions.prescribe(call, implant_id, order))
         self.summary.prescriptions += 1
 
     # --- one patient's story -----------------------------------------------------------
@@ -346,7 +321,7 @@ class _Seeder:
         )
         implant = self.write(lambda call: implants.implant_pump(call, patient_id, form))
         self.summary.implants += 1
-        self.prescribe(implant.id, self.prescription_input(case))
+        self.prescribe(implant.id, self.prescription(case))
         return int(implant.id)
 
     def fill(

@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.interrogation import InterrogationDocument
-from thecal.clinic.service.common import load
+from thecal.clinic.service.common import load, stored_prescription
 from thecal.clinic.service.core import Call
 from thecal.clinic.storage.models import (
     Appointment,
@@ -56,7 +56,6 @@ from thecal.clinic.storage.models import (
     Refill,
 )
 from thecal.therapy.prescription import Mode, Prescription
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.pump_models import find_catheter_model, find_pump_model
 from thecal.therapy.quantities import SECONDS_PER_DAY, decimal_text
 
@@ -322,7 +321,7 @@ def export_patient(call: Call, patient_id: int) -> dict[str, Any]:
         .order_by(PrescriptionRecord.active_from, PrescriptionRecord.id)
     ).all()
     for record in records:
-        rx = parse_prescription(record.toml)
+        rx = stored_prescription(record)
         medication = {"text": f"{record.drug} {rx.concentration}"}
         period: dict[str, str] = {"start": _when(record.active_from)}
         if record.active_until is not None:

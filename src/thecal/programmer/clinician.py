@@ -20,7 +20,7 @@ with its reason and means nothing changed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
@@ -70,7 +70,7 @@ from thecal.therapy.prescription import Prescription
 from thecal.therapy.projection import ReservoirProjection, prescription_pattern, project_reservoir
 from thecal.therapy.pump_models import PumpModel, find_pump_model
 from thecal.therapy.quantities import Concentration, Duration, Volume, VolumeRate
-from thecal.therapy.safety import Confirmation, Rule
+from thecal.therapy.safety import Confirmation, Context, Rule
 
 __all__ = [
     "REPLACEMENT_LEAD",
@@ -201,17 +201,23 @@ def review_against_pump(
     proposed: Prescription,
     report: InterrogationReport,
     library: DrugLibrary | None = None,
-    last_increase_at: datetime | None = None,
+    history: Context | None = None,
 ) -> Review:
-    """The safety review of `proposed` against what the pump runs now (pump clock)."""
-    return review(
-        proposed,
-        report.prescription,
-        library or default_library(),
-        _pump_model(report),
-        now=report.local_time,
-        last_increase_at=last_increase_at,
+    """The safety review of `proposed` against what the pump runs now.
+
+    What the pump runs and what kind of pump it is always come from `report`. `history`
+    gives what the pump cannot know: when the dose last went up and the time now on the
+    same clock (the clinic builds it from its record:
+    `thecal.clinic.service.prescriptions.safety_context`). Without a time in it, now is
+    the pump's own clock; without it, no earlier increase is known."""
+    known = history or Context()
+    context = replace(
+        known,
+        current=report.prescription,
+        pump=_pump_model(report),
+        now=known.now if known.now is not None else report.local_time,
     )
+    return review(proposed, library or default_library(), context)
 
 
 @dataclass(frozen=True)
@@ -281,7 +287,9 @@ class RefillRequest:
     prescription: Prescription | None = None
     catheter: CatheterData | None = None
     reasons: Mapping[Rule | str, str] = field(default_factory=dict)
-    last_increase_at: datetime | None = None
+    history: Context | None = None
+    """The last increase and the time now, for the prescription's review (see
+    `review_against_pump`)."""
 
 
 @dataclass(frozen=True)
@@ -387,7 +395,7 @@ def plan_refill(
     checked: Review | None = None
     confirmation: Confirmation | None = None
     if rx is not None and (matches or not changed):
-        checked = review_against_pump(rx, before, library, request.last_increase_at)
+        checked = review_against_pump(rx, before, library, request.history)
         confirmation = checked.confirm(request.reasons)
         if not confirmation.confirmed:
             refusals.append(f"the new prescription is not confirmed: {confirmation.explain()}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 from thecal.therapy.delivery import programmed_daily_dose, worst_case_daily_dose
 from thecal.therapy.library import DrugLibrary
@@ -118,16 +117,9 @@ def side_by_side(
     return tuple(SettingRow(name, before.get(name), after.get(name)) for name in names)
 
 
-def review(
-    proposed: Prescription,
-    current: Prescription | None,
-    library: DrugLibrary,
-    pump: PumpModel | None,
-    *,
-    now: datetime | None = None,
-    last_increase_at: datetime | None = None,
-) -> Review:
-    """Evaluate `proposed` against the library, the pump and the current prescription,
-    and lay both out side by side."""
-    evaluation = evaluate(proposed, library, Context(current, last_increase_at, now, pump))
+def review(proposed: Prescription, library: DrugLibrary, context: Context) -> Review:
+    """Evaluate `proposed` against the library in `context` (the current prescription, the
+    pump, the last increase and the time now), and lay proposed and current side by side."""
+    evaluation = evaluate(proposed, library, context)
+    current, pump = context.current, context.pump
     return Review(proposed, current, evaluation, side_by_side(current, proposed, pump))

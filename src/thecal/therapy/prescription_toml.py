@@ -1,10 +1,14 @@
-"""Read and write prescriptions as TOML.
+"""Read and write prescriptions as TOML, and read the same fields from anywhere.
 
 The file is what a clinician or a script hands to `thecal check` and the
 programmer. Reading parses every quantity once, collects *every* problem
 (unknown keys, bad units, structural errors) and raises one `PrescriptionError`
 naming them all. Writing gives text that reads back to an equal prescription,
 with its content hash, which is checked again when the file is read.
+
+`prescription_from_fields` is that one reader over the file's fields already
+split into a mapping: a form, a JSON body or a scenario file's table is read by
+it directly, never turned into TOML text first.
 
     drug = "baclofen"
     concentration = "500 mcg/mL"
@@ -50,6 +54,7 @@ from thecal.therapy.units import (
 __all__ = [
     "ACCEPTED_MODES",
     "parse_prescription",
+    "prescription_from_fields",
     "prescription_to_toml",
     "read_prescription",
     "write_prescription",
@@ -125,6 +130,15 @@ def parse_prescription(text: str, origin: str = "<text>") -> Prescription:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PrescriptionError([f"{origin} is not valid TOML: {error}"]) from None
+    return prescription_from_fields(data)
+
+
+def prescription_from_fields(data: Mapping[str, Any]) -> Prescription:
+    """Build a prescription from its fields in the file's vocabulary (``drug``,
+    ``concentration``, ``mode``, ``rate``, ``steps``, ``bolus``, ``periodic_bolus``,
+    ``patient_bolus``; quantities as text with units). `PrescriptionError` lists every
+    problem, each starting with the field it concerns; a ``content_hash`` given must be
+    the hash of the prescription read."""
     r = _Reader()
     unknown = set(data) - _TOP_KEYS
     if unknown:

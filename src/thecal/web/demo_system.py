@@ -45,6 +45,7 @@ from sqlalchemy import select
 from thecal.clinic import demo
 from thecal.clinic.access import Actor
 from thecal.clinic.service import prescriptions, refills, schedule
+from thecal.clinic.service.common import stored_prescription
 from thecal.clinic.service.core import Clinic, ClinicSettings, FixedClock
 from thecal.clinic.storage import migrate
 from thecal.clinic.storage.database import Database
@@ -53,7 +54,6 @@ from thecal.link.served_pump import STATE_FILE, ImplantSpec, ServedPump, WallClo
 from thecal.link.storage import atomic_write_json, private_directory, read_json
 from thecal.pump import device_profile
 from thecal.therapy.prescription import Prescription
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.quantities import Concentration, Volume
 from thecal.web.pumps import ProgrammerStation, PumpInReach
 
@@ -270,7 +270,7 @@ def implant_records(clinic: Clinic) -> list[ImplantRecord]:
                     drug=fill.drug,
                     concentration=fill.concentration,
                     expected_reservoir=expected.most_likely,
-                    prescription=parse_prescription(current.toml) if current else None,
+                    prescription=stored_prescription(current) if current else None,
                     at=call.now,
                 )
             )

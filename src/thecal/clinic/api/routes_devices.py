@@ -89,9 +89,10 @@ def evaluate_prescription(
     implant_id: Id, form: prescriptions.EvaluateForm, clinic: ClinicDep, actor: ActorDep
 ) -> prescriptions.EvaluationView:
     """The safety verdicts for a proposed prescription; nothing is saved."""
+    proposed = prescriptions.to_prescription(form.prescription)
     with clinic.read(actor) as call:
         return prescriptions.evaluate_prescription(
-            call, implant_id, form.prescription, form.override_reasons
+            call, implant_id, proposed, form.override_reasons
         )
 
 
@@ -105,7 +106,8 @@ def prescribe(
     implant_id: Id, form: prescriptions.PrescribeForm, clinic: ClinicDep, actor: ActorDep
 ) -> prescriptions.PrescriptionView:
     """Save a prescription: refused by any hard limit, and every warning needs a reason."""
-    return clinic.perform(actor, lambda call: prescriptions.prescribe(call, implant_id, form))
+    order = form.order()
+    return clinic.perform(actor, lambda call: prescriptions.prescribe(call, implant_id, order))
 
 
 # --- refills ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Helpers every service module uses: loading rows, version checks, exact text, forms."""
+"""Helpers every service module uses: loading rows, version checks, exact text, forms,
+and reading a stored prescription back (`stored_prescription`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from thecal.clinic.errors import Conflict, Invalid, NotFound
 from thecal.clinic.service.core import Call
-from thecal.clinic.storage.models import Base
+from thecal.clinic.storage.models import Base, PrescriptionRecord
+from thecal.therapy.prescription import Prescription, PrescriptionError
+from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.quantities import decimal_text
 from thecal.therapy.units import (
     AnyQuantity,
@@ -34,6 +37,7 @@ __all__ = [
     "invalid_from",
     "load",
     "quantity_text",
+    "stored_prescription",
 ]
 
 M = TypeVar("M", bound=Base)
@@ -144,3 +148,25 @@ def not_in_future(call: Call, moment: datetime, field: str) -> None:
             field=field,
             accepted=f"a time no later than {call.now.isoformat()}",
         )
+
+
+def stored_prescription(record: PrescriptionRecord) -> Prescription:
+    """The prescription a stored record holds, read from its stored text: the one place
+    the clinic reads a prescription back. `Conflict` (code ``record_altered``) when the
+    text no longer reads, or no longer hashes to the record's content hash: it was changed
+    outside thecal, and nothing may be computed or sent from it."""
+    try:
+        prescription = parse_prescription(record.toml, origin=f"prescription {record.id}")
+    except PrescriptionError as error:
+        problem = "; ".join(error.problems)
+    else:
+        if prescription.content_hash == record.content_hash:
+            return prescription
+        problem = f"its content hashes to {prescription.content_hash}"
+    raise Conflict(
+        f"prescription {record.id}: the stored prescription does not match its content hash "
+        f"{record.content_hash} ({problem}): record altered outside thecal; nothing is "
+        "computed or sent from it",
+        code="record_altered",
+        field="prescription",
+    )

@@ -22,7 +22,7 @@ from thecal.clinic.service import (
     prescriptions,
     refills,
 )
-from thecal.clinic.service.common import View, load
+from thecal.clinic.service.common import View, load, stored_prescription
 from thecal.clinic.service.core import Call
 from thecal.clinic.service.patients import PatientView, patient_view
 from thecal.clinic.storage.models import (
@@ -39,7 +39,6 @@ from thecal.clinic.storage.models import (
     Screening,
     Trial,
 )
-from thecal.therapy.prescription_toml import parse_prescription
 
 __all__ = ["PatientPage", "TherapyOptionView", "patient_page"]
 
@@ -120,7 +119,7 @@ def patient_page(call: Call, patient_id: int, recent: int = 20) -> PatientPage:
             .limit(1)
         ).first()
         reading_view = interrogations.interrogation_view(reading) if reading else None
-        history = [(record, parse_prescription(record.toml)) for record in records]
+        history = [(record, stored_prescription(record)) for record in records]
         expected = refills.expectation_view_from(
             call, current, refill_rows[0] if refill_rows else None, reading, history
         )

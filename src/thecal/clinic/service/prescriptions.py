@@ -3,26 +3,42 @@ evaluator (`thecal.therapy.safety.evaluate`) and saved only when `confirm` accep
 nothing refused, and a reason for every overridden warning. The verdicts and reasons are
 saved with the prescription in its history.
 
-A prescription arrives as structured fields in the same vocabulary as the prescription
-TOML file; it is turned into that file's text and read by
-`thecal.therapy.prescription_toml.parse_prescription`, so there is one reader, one set of
-error messages, and every problem is reported at once.
+A prescription crosses into the service once, typed: the API's structured fields
+(`PrescriptionInput`, the prescription file's vocabulary) are read by
+`thecal.therapy.prescription_toml.prescription_from_fields`, the one reader with one set of
+error messages that reports every problem at once; the web pages and the demo hand in the
+`Prescription` itself. Storage keeps the prescription's TOML text; `stored_prescription` is
+the one place that reads it back, checking its content hash, and every view carries the
+typed prescription it read (`PrescriptionView.prescription`).
+
+`safety_context` is the one place where the history a safety evaluation needs (the
+prescription in force, the last dose increase, the time now, the pump) is built from the
+clinic record: the API, the prescription editor, the pump session page and the command line
+all judge a proposal in it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from itertools import pairwise
 
-import tomli_w
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, PrivateAttr
 from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.audit import snapshot
-from thecal.clinic.errors import Conflict, Invalid, Refused
+from thecal.clinic.errors import Conflict, Invalid, NotFound, Refused
 from thecal.clinic.service import schedule
-from thecal.clinic.service.common import Form, View, load, not_in_future, quantity_text
+from thecal.clinic.service.common import (
+    Form,
+    View,
+    load,
+    not_in_future,
+    quantity_text,
+    stored_prescription,
+)
 from thecal.clinic.service.core import Call
 from thecal.clinic.storage.models import (
     Implant,
@@ -32,7 +48,7 @@ from thecal.clinic.storage.models import (
 )
 from thecal.therapy.delivery import programmed_daily_dose, worst_case_daily_dose
 from thecal.therapy.prescription import Mode, Prescription, PrescriptionError
-from thecal.therapy.prescription_toml import parse_prescription, prescription_to_toml
+from thecal.therapy.prescription_toml import prescription_from_fields, prescription_to_toml
 from thecal.therapy.pump_models import PumpModel, find_pump_model
 from thecal.therapy.quantities import DoseRate
 from thecal.therapy.safety import Context, Evaluation, Rule, confirm, evaluate
@@ -46,6 +62,7 @@ __all__ = [
     "PeriodicBolusInput",
     "PrescribeForm",
     "PrescriptionInput",
+    "PrescriptionOrder",
     "PrescriptionView",
     "VerdictView",
     "current_prescription",
@@ -54,6 +71,7 @@ __all__ = [
     "list_prescriptions",
     "prescribe",
     "prescription_view",
+    "safety_context",
     "to_prescription",
 ]
 
@@ -112,6 +130,31 @@ class PrescribeForm(Form):
     )
     note: str = Field(default="", max_length=2000)
 
+    def order(self) -> PrescriptionOrder:
+        """The typed order these fields describe (`Invalid` naming every problem of the
+        prescription's fields otherwise)."""
+        return PrescriptionOrder(
+            to_prescription(self.prescription),
+            dict(self.override_reasons),
+            self.active_from,
+            self.replaces_prescription_id,
+            self.note,
+        )
+
+
+@dataclass(frozen=True)
+class PrescriptionOrder:
+    """A prescription to save, typed: what the prescriber reviewed and what they add."""
+
+    prescription: Prescription
+    override_reasons: Mapping[Rule, str] = field(default_factory=dict)
+    """A reason for each rule that warned (soft limit)."""
+    active_from: datetime | None = None
+    """Defaults to now."""
+    replaces_prescription_id: int | None = None
+    """The current prescription the prescriber reviewed (a different one: `Conflict`)."""
+    note: str = ""
+
 
 class EvaluateForm(Form):
     prescription: PrescriptionInput
@@ -159,14 +202,14 @@ class PrescriptionView(View):
     verdicts: list[VerdictView]
     override_reasons: dict[str, str]
     note: str
+    _prescription: Prescription | None = PrivateAttr(default=None)
 
-
-def _toml_data(data: PrescriptionInput) -> dict[str, Any]:
-    raw = data.model_dump(exclude_none=True)
-    if not raw.get("steps"):
-        raw.pop("steps", None)
-    raw["mode"] = data.mode.value
-    return raw
+    @property
+    def prescription(self) -> Prescription:
+        """The typed prescription, read once from storage by `stored_prescription`."""
+        if self._prescription is None:
+            raise RuntimeError("this view was not built from a stored record")
+        return self._prescription
 
 
 def _field_of(problem: str) -> str | None:
@@ -177,7 +220,7 @@ def _field_of(problem: str) -> str | None:
 def to_prescription(data: PrescriptionInput) -> Prescription:
     """The `Prescription` these fields describe; `Invalid` listing every problem otherwise."""
     try:
-        return parse_prescription(tomli_w.dumps(_toml_data(data)), origin="prescription")
+        return prescription_from_fields(data.model_dump(exclude_none=True, mode="json"))
     except PrescriptionError as error:
         problems = list(error.problems)
         raise Invalid(
@@ -214,34 +257,76 @@ def current_record(call: Call, implant_id: int) -> PrescriptionRecord | None:
     ).first()
 
 
-def _last_record(call: Call, implant_id: int) -> PrescriptionRecord | None:
-    return call.session.scalars(
-        select(PrescriptionRecord)
-        .where(PrescriptionRecord.implant_id == implant_id)
-        .order_by(PrescriptionRecord.active_from.desc(), PrescriptionRecord.id.desc())
-        .limit(1)
-    ).first()
+def _lineage(call: Call, implant: Implant) -> list[Implant]:
+    """The implant and the pumps it replaced, oldest first: one therapy's pumps."""
+    chain = [implant]
+    while chain[0].replaces_id is not None and len(chain) < 100:
+        earlier = call.session.get(Implant, chain[0].replaces_id)
+        if earlier is None or earlier in chain:
+            break
+        chain.insert(0, earlier)
+    return chain
 
 
-def _last_increase_at(call: Call, implant_id: int, drug: str) -> datetime | None:
-    """When this implant's daily dose of `drug` last went up (for the titration interval)."""
-    records = call.session.scalars(
-        select(PrescriptionRecord)
-        .where(PrescriptionRecord.implant_id == implant_id)
-        .order_by(PrescriptionRecord.active_from, PrescriptionRecord.id)
-    ).all()
+def _history(call: Call, implant: Implant) -> list[PrescriptionRecord]:
+    """Every prescription of this therapy, oldest first: those of the pumps this one
+    replaced (it continues their therapy), then its own."""
+    records: list[PrescriptionRecord] = []
+    for pump in _lineage(call, implant):
+        records += call.session.scalars(
+            select(PrescriptionRecord)
+            .where(PrescriptionRecord.implant_id == pump.id)
+            .order_by(PrescriptionRecord.active_from, PrescriptionRecord.id)
+        ).all()
+    return records
+
+
+def _last_increase_at(
+    call: Call, history: Sequence[PrescriptionRecord], drug: str
+) -> datetime | None:
+    """When the daily dose of `drug` (by name or alias) last went up in `history`."""
+    wanted = call.library.find(drug)
+
+    def same(record: PrescriptionRecord) -> bool:
+        if wanted is None:
+            return record.drug.strip().lower() == drug.strip().lower()
+        return call.library.find(record.drug) is wanted
+
     last: datetime | None = None
-    previous: PrescriptionRecord | None = None
-    for record in records:
-        if (
-            previous is not None
-            and record.drug == drug
-            and previous.drug == drug
-            and record.daily_dose > previous.daily_dose
-        ):
+    for previous, record in pairwise(history):
+        if same(previous) and same(record) and record.daily_dose > previous.daily_dose:
             last = record.active_from
-        previous = record
     return last
+
+
+def safety_context(
+    call: Call, implant_id: int, drug: str, *, record_id: int | None = None
+) -> Context:
+    """What the safety evaluator needs, besides the proposal, to judge a prescription of
+    `drug` for this implant, from the clinic record: the prescription in force (for a pump
+    that replaced another and has none yet, the last one of the pump it replaced), when the
+    daily dose of that drug last went up, the clinic's time now (the same clock), and the
+    pump model (none for a constant-flow pump: there is nothing to program).
+
+    `record_id` judges a stored prescription of this implant as the proposal (the pump
+    session sends the one in force): only the history before it counts, so its own
+    increase is not its last one. The caller checks the actor's permission."""
+    implant = load(call, Implant, implant_id, "implant")
+    history = _history(call, implant)
+    if record_id is not None:
+        position = next((i for i, r in enumerate(history) if r.id == record_id), None)
+        if position is None:
+            raise NotFound(
+                f"implant {implant_id} has no prescription {record_id}", field="record_id"
+            )
+        history = history[:position]
+    pump = find_pump_model(implant.pump_model)
+    return Context(
+        current=stored_prescription(history[-1]) if history else None,
+        last_increase_at=_last_increase_at(call, history, drug),
+        now=call.now,
+        pump=pump if pump.programmable else None,
+    )
 
 
 def _daily(prescription: Prescription, pump: PumpModel) -> tuple[DoseRate, DoseRate]:
@@ -270,21 +355,9 @@ def _evaluate(
     call: Call, implant: Implant, prescription: Prescription
 ) -> tuple[Evaluation, PumpModel]:
     pump = find_pump_model(implant.pump_model)
-    in_force = current_record(call, implant.id)
-    if in_force is None and implant.replaces_id is not None:
-        # A replacement pump continues the therapy of the pump it replaces.
-        in_force = _last_record(call, implant.replaces_id)
-    current = parse_prescription(in_force.toml) if in_force else None
-    context_pump: PumpModel | None = pump
     if not pump.programmable:
         _fixed_flow_check(prescription, pump)
-        context_pump = None  # nothing to program; dose, library and change rules still apply
-    context = Context(
-        current=current,
-        last_increase_at=_last_increase_at(call, implant.id, prescription.drug),
-        now=call.now,
-        pump=context_pump,
-    )
+    context = safety_context(call, implant.id, prescription.drug)
     return evaluate(prescription, call.library, context), pump
 
 
@@ -299,13 +372,12 @@ def _active_implant(call: Call, implant_id: int, permission: Permission) -> Impl
 def evaluate_prescription(
     call: Call,
     implant_id: int,
-    data: PrescriptionInput,
-    override_reasons: dict[Rule, str] | None = None,
+    prescription: Prescription,
+    override_reasons: Mapping[Rule, str] | None = None,
 ) -> EvaluationView:
     """Judge a proposed prescription for this implant without saving it (live verdicts for
-    the prescription editor)."""
+    the prescription editor), in the implant's `safety_context`."""
     implant = _active_implant(call, implant_id, Permission.PATIENT_READ)
-    prescription = to_prescription(data)
     evaluation, pump = _evaluate(call, implant, prescription)
     reasons: dict[Rule | str, str] = {rule: text for rule, text in (override_reasons or {}).items()}
     confirmation = confirm(evaluation, reasons)
@@ -323,8 +395,12 @@ def evaluate_prescription(
     )
 
 
-def prescription_view(record: PrescriptionRecord) -> PrescriptionView:
-    return PrescriptionView(
+def prescription_view(
+    record: PrescriptionRecord, prescription: Prescription | None = None
+) -> PrescriptionView:
+    """The record as a view carrying its typed prescription: `prescription` when the caller
+    has just stored it, else read back by `stored_prescription`."""
+    view = PrescriptionView(
         id=record.id,
         implant_id=record.implant_id,
         patient_id=record.patient_id,
@@ -344,10 +420,13 @@ def prescription_view(record: PrescriptionRecord) -> PrescriptionView:
         override_reasons=dict(record.override_reasons),
         note=record.note,
     )
+    view._prescription = prescription or stored_prescription(record)
+    return view
 
 
-def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionView:
-    """Save a new prescription for the implant, superseding the current one.
+def prescribe(call: Call, implant_id: int, order: PrescriptionOrder) -> PrescriptionView:
+    """Save a new prescription for the implant, superseding the current one, after judging
+    it in the implant's `safety_context` (the API hands in `PrescribeForm.order()`).
 
     Refused (`Refused`, 422) if any rule refuses; `Invalid` (422, code
     ``override_reason_required``) if a warning has no reason. Both carry every verdict.
@@ -356,17 +435,17 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
     # The proposal was reviewed against the current prescription; if that changed
     # meanwhile, the review (and the verdicts) no longer hold.
     current = current_record(call, implant.id)
-    if current is not None and form.replaces_prescription_id not in (None, current.id):
+    if current is not None and order.replaces_prescription_id not in (None, current.id):
         raise Conflict(
-            f"the current prescription is {current.id}, not {form.replaces_prescription_id}: "
+            f"the current prescription is {current.id}, not {order.replaces_prescription_id}: "
             "someone else changed it meanwhile; review the current one again",
             code="stale_prescription",
             field="replaces_prescription_id",
             accepted=str(current.id),
         )
-    prescription = to_prescription(form.prescription)
+    prescription = order.prescription
     evaluation, pump = _evaluate(call, implant, prescription)
-    given: dict[Rule | str, str] = {rule: text for rule, text in form.override_reasons.items()}
+    given: dict[Rule | str, str] = {rule: text for rule, text in order.override_reasons.items()}
     confirmation = confirm(evaluation, given)
     verdicts = [v.model_dump() for v in _verdicts(evaluation)]
     if confirmation.refusals:
@@ -385,7 +464,7 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
             accepted=f"a non-empty reason for each of: {names}",
             details=verdicts,
         )
-    active_from = form.active_from or call.now
+    active_from = order.active_from or call.now
     not_in_future(call, active_from, "active_from")
     floor = current.active_from if current else implant.implanted_at
     if active_from < floor:
@@ -416,13 +495,13 @@ def prescribe(call: Call, implant_id: int, form: PrescribeForm) -> PrescriptionV
         toml=prescription_to_toml(prescription),
         verdicts=verdicts,
         override_reasons={rule.value: text for rule, text in confirmation.overrides.items()},
-        note=form.note,
+        note=order.note,
     )
     call.session.add(record)
     reasons = "; ".join(f"{rule.value}: {text}" for rule, text in confirmation.overrides.items())
     call.audit("prescribe", record, None, reason=reasons or None)
     schedule.recompute(call, implant, f"prescription {record.id}")
-    return prescription_view(record)
+    return prescription_view(record, prescription)
 
 
 def current_prescription(call: Call, implant_id: int) -> PrescriptionView | None:

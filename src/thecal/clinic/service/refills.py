@@ -13,7 +13,7 @@ Guards at a refill (devices.md §1.5, hazards):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from pydantic import AwareDatetime, Field
@@ -336,7 +336,7 @@ def _record(call: Call, implant: Implant, form: RefillForm) -> RefillView:
     call.session.add(refill)
     call.audit("refill", refill, None, reason=message or None)
     if form.prescription is not None:
-        new = form.prescription.model_copy(update={"active_from": at})
+        new = replace(form.prescription.order(), active_from=at)
         prescriptions.prescribe(call, implant.id, new)
     current = prescriptions.current_record(call, implant.id)
     if current is None or current.drug != drug.id or current.concentration != concentration:

@@ -24,6 +24,7 @@ from thecal.clinic.refill_schedule import (
     ReservoirAnchor,
     plan_refill,
 )
+from thecal.clinic.service.common import stored_prescription
 from thecal.clinic.service.core import Call
 from thecal.clinic.storage.models import (
     Implant,
@@ -36,7 +37,6 @@ from thecal.clinic.storage.models import (
     ReminderStatus,
 )
 from thecal.therapy.prescription import Prescription
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.pump_models import find_pump_model
 
 __all__ = [
@@ -80,7 +80,7 @@ def deliveries_for(call: Call, implant_id: int) -> list[tuple[PrescriptionRecord
         .where(PrescriptionRecord.implant_id == implant_id)
         .order_by(PrescriptionRecord.active_from, PrescriptionRecord.id)
     ).all()
-    return [(record, parse_prescription(record.toml)) for record in records]
+    return [(record, stored_prescription(record)) for record in records]
 
 
 def last_refill(call: Call, implant_id: int) -> Refill | None:

@@ -146,11 +146,9 @@ def _work(
         review = _Review()
         review.implant = implants.implant_pump(call, patient_id, implant_form)
         assert fill_form.prescription is not None
+        order = fill_form.prescription.order()
         review.evaluation = prescriptions.evaluate_prescription(
-            call,
-            review.implant.id,
-            fill_form.prescription.prescription,
-            fill_form.prescription.override_reasons,
+            call, review.implant.id, order.prescription, order.override_reasons
         )
         try:
             review.fill = refills.record_refill(call, review.implant.id, fill_form)

@@ -21,8 +21,7 @@ from thecal.clinic.service.reservoir_curve import ReservoirCurveView
 from thecal.clinic.storage.models import Sex
 from thecal.therapy.display import DoseUnit, dose_amount
 from thecal.therapy.library import DrugLibrary
-from thecal.therapy.prescription import Mode
-from thecal.therapy.prescription_toml import parse_prescription
+from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.units import format_quantity, parse_dose_rate
 from thecal.web.charts import Chart, ChartPoint, time_chart
 from thecal.web.forms import WHOLE_FORM, field_messages, labelled, service_message
@@ -103,9 +102,8 @@ async def create_patient(request: Request, clinic: ClinicDep, actor: PageActor) 
     return RedirectResponse(f"/patients/{created.id}", status_code=303)
 
 
-def prescription_words(toml: str, library: DrugLibrary) -> list[str]:
-    """A stored prescription as short sentences, doses in the drug's display unit."""
-    rx = parse_prescription(toml)
+def prescription_words(rx: Prescription, library: DrugLibrary) -> list[str]:
+    """A prescription as short sentences, doses in the drug's display unit."""
     entry = library.find(rx.drug)
     show = entry.show if entry is not None else format_quantity
     lines = [f"{rx.drug.capitalize()} at {show(rx.concentration)}."]
@@ -314,7 +312,7 @@ def patient_detail(
             unit = drug.display_unit if drug is not None else None
         visits = appointments.list_appointments(call, patient_id)
         rx = page.prescription
-        words = prescription_words(rx.toml, call.library) if rx else []
+        words = prescription_words(rx.prescription, call.library) if rx else []
         now = call.now
         tz = call.tz
     return render(

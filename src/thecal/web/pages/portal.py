@@ -42,7 +42,9 @@ def _portal(
     with clinic.read(actor) as call:
         page = patient_page(call, _own_record(actor))
         words = (
-            prescription_words(page.prescription.toml, call.library) if page.prescription else []
+            prescription_words(page.prescription.prescription, call.library)
+            if page.prescription
+            else []
         )
     return render(
         request,

@@ -9,8 +9,9 @@ the API calls (`clinic.service.prescriptions.prescribe`), which refuses a refuse
 prescription and a warning without a reason whatever the page shows.
 
 Nothing here judges a prescription: the form is parsed into the service's
-`PrescriptionInput`, and every verdict, dose and error comes from the service and the
-therapy layer.
+`PrescriptionInput` and read once into a `Prescription` (`prescriptions.to_prescription`),
+which is what the page hands to the service; every verdict, dose and error comes from the
+service and the therapy layer, and the service hands back typed prescriptions.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from thecal.programmer.review import settings_of, side_by_side
 from thecal.therapy.delivery import DayProfile, day_profile
 from thecal.therapy.display import DoseUnit
 from thecal.therapy.prescription import MAX_FLEX_STEPS, Mode, Prescription
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.pump_models import PumpModel, find_pump_model
 from thecal.therapy.safety import Rule
 from thecal.therapy.units import format_quantity
@@ -306,7 +306,7 @@ def _implanted(call: Call, implant_id: int) -> Implanted:
     implant = implants.get_implant(call, implant_id)
     patient = patients.get_patient(call, implant.patient_id)
     view = prescriptions.current_prescription(call, implant_id)
-    current = parse_prescription(view.toml) if view is not None else None
+    current = view.prescription if view is not None else None
     return Implanted(implant, patient, find_pump_model(implant.pump_model), view, current)
 
 
@@ -342,11 +342,12 @@ def assess(call: Call, where: Implanted, fields: RxFields) -> Assessment:
     evaluation: EvaluationView | None = None
     if data is not None:
         try:
-            evaluation = prescriptions.evaluate_prescription(
-                call, where.implant.id, data, fields.override_reasons()
-            )
             proposed = prescriptions.to_prescription(data)
+            evaluation = prescriptions.evaluate_prescription(
+                call, where.implant.id, proposed, fields.override_reasons()
+            )
         except Invalid as error:
+            proposed = None
             errors = errors_of(error)
     pending = _profile(proposed, where.pump)
     current = _profile(where.current, where.pump)
@@ -543,15 +544,16 @@ def _save(
     data, _ = to_input(fields)
     refusal: Refused | Invalid | Conflict | None = None
     if data is not None:
-        form = prescriptions.PrescribeForm(
-            prescription=data,
-            override_reasons=fields.override_reasons(),
-            replaces_prescription_id=int(fields.replaces) if fields.replaces.isdigit() else None,
-            note=fields.note[:2000],
-        )
         try:
+            replaces = int(fields.replaces) if fields.replaces.isdigit() else None
+            order = prescriptions.PrescriptionOrder(
+                prescriptions.to_prescription(data),
+                fields.override_reasons(),
+                replaces_prescription_id=replaces,
+                note=fields.note[:2000],
+            )
             with clinic.write(actor) as call:
-                saved = prescriptions.prescribe(call, implant_id, form)
+                saved = prescriptions.prescribe(call, implant_id, order)
         except (Refused, Invalid, Conflict) as error:
             refusal = error
         else:
@@ -598,7 +600,7 @@ def saved_prescription(
             raise NotFound(
                 f"implant {implant_id} has no prescription {prescription_id}", field="id"
             )
-        rx = parse_prescription(record.toml)
+        rx = record.prescription
         profile = _profile(rx, where.pump)
         chart = schedule_chart(profile, None, _unit(call, rx)) if profile else None
     return render(

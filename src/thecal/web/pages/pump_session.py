@@ -25,7 +25,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
@@ -70,10 +70,9 @@ from thecal.pump.eventlog import LogEvent
 from thecal.pump.payloads import InterrogationReport
 from thecal.therapy.library import DrugLibrary
 from thecal.therapy.prescription import Prescription
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.projection import ReservoirProjection
 from thecal.therapy.pump_models import find_catheter_model, find_pump_model
-from thecal.therapy.safety import Rule, Verdict
+from thecal.therapy.safety import Context, Rule, Verdict
 from thecal.therapy.units import QuantityParseError, format_quantity
 from thecal.therapy.units import parse_concentration as parse_concentration_text
 from thecal.therapy.units import parse_volume as parse_volume_text
@@ -224,7 +223,7 @@ class Where:
 
     @property
     def prescription(self) -> Prescription | None:
-        return parse_prescription(self.current.toml) if self.current else None
+        return self.current.prescription if self.current else None
 
     def catheter(self) -> CatheterData | None:
         """The implanted catheter as the bridge bolus needs it (None when the record's
@@ -236,6 +235,17 @@ class Where:
             )
         except ValueError:
             return None
+
+
+def _history(clinic: Clinic, actor: Actor, where: Where) -> Context:
+    """The clinic record's safety context for sending its prescription in force: the last
+    increase before that prescription, and the clinic's time now (the pump supplies what
+    it runs and what it is)."""
+    assert where.current is not None
+    with clinic.read(actor) as call:
+        return prescriptions.safety_context(
+            call, where.implant.id, where.current.drug, record_id=where.current.id
+        )
 
 
 def _where(call: Call, serial: str) -> Where | None:
@@ -820,6 +830,7 @@ def _program(
             request, clinic, actor, station, pump, SessionPage(blocked=blocked), 409
         )
     rx = where.prescription
+    history = _history(clinic, actor, where)
     reasons = _reasons(values)
     sending = values.get("action") == "send"
     echoed = _Reviewed(
@@ -847,7 +858,7 @@ def _program(
 
     def work(session: Session) -> tuple[InterrogationReport, Review, ProgramResult | None, str]:
         report = clinician.interrogate(session.link)
-        checked = clinician.review_against_pump(rx, report, library)
+        checked = clinician.review_against_pump(rx, report, library, history)
         if not sending or hold:
             return report, checked, None, hold
         if (report.prescription_hash or "") != echoed.pump_hash:
@@ -1026,6 +1037,9 @@ def _refill(
     if entries.request is not None and entries.request.prescription is not None:
         # Writing a prescription with the refill changes what the pump delivers.
         _allow(actor, PumpAction.PROGRAM, where)
+        assert where is not None  # a prescription to send is the record's
+        known = replace(entries.request, history=_history(clinic, actor, where))
+        entries = replace(entries, request=known)
     if action == "start":
         visit = _visit(station, pump, lambda session: clinician.interrogate(session.link))
         if visit.value is None:

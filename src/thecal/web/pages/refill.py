@@ -27,7 +27,6 @@ from thecal.clinic.service.core import Call
 from thecal.clinic.service.idempotency import KEY_PATTERN
 from thecal.programmer.calculations import BridgePlan, CatheterData, bridge_bolus
 from thecal.therapy.prescription import Mode
-from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.pump_models import find_catheter_model, find_pump_model
 from thecal.therapy.units import QuantityParseError, parse_concentration
 from thecal.web.pages.wizard_support import (
@@ -129,7 +128,7 @@ def _bridge(
             else None
         )
         plan = bridge_bolus(
-            find_pump_model(implant.pump_model), catheter, parse_prescription(current.toml), new
+            find_pump_model(implant.pump_model), catheter, current.prescription, new
         )
     except (ValueError, ZeroDivisionError) as error:
         return None, f"No bridge bolus: {error}"
@@ -184,8 +183,9 @@ def _run(
 
     def work(call: Call) -> _Review:
         if form.prescription is not None:
+            order = form.prescription.order()
             review.evaluation = prescriptions.evaluate_prescription(
-                call, implant_id, form.prescription.prescription, form.prescription.override_reasons
+                call, implant_id, order.prescription, order.override_reasons
             )
         try:
             review.fill = refills.record_refill(call, implant_id, form, key)
