@@ -9,10 +9,11 @@ so its readings are never in the clinic's future.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,20 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from typer.testing import CliRunner
 
 from tests.clinic.support import prescribe
 from tests.web.conftest import live_clinic
 from tests.web.support import (
     DEMO_NOW,
+    PASSWORDS,
     SYSTEM,
     LiveClinic,
     csrf_of,
     sign_in,
     signed_in_client,
 )
+from thecal.cli.main import app as cli_app
 from thecal.clinic.service import Clinic, implants, interrogations, patients, prescriptions
 from thecal.link.frame import Frame, FrameType
 from thecal.link.keys import DeviceSecret
@@ -40,8 +44,11 @@ from thecal.programmer.connection import open_session, pair_tcp
 from thecal.programmer.home import ControllerHome
 from thecal.pump.payloads import TherapyState
 from thecal.therapy.prescription import Prescription
+from thecal.therapy.prescription_toml import write_prescription
 from thecal.therapy.quantities import DoseRate
+from thecal.therapy.safety import Rule
 from thecal.therapy.units import parse_concentration, parse_volume
+from thecal.web.pages.prescription import fields_from_prescription
 from thecal.web.pumps import ProgrammerStation, PumpInReach
 
 FAMILY = "Moreau"
@@ -486,3 +493,108 @@ def test_a_send_that_did_not_come_from_a_review_sends_nothing(rig: Rig) -> None:
     assert answer.status_code == 422
     assert "sent only from its review" in _text(answer.text)
     assert rig.served.twin.view().prescription is None
+
+
+# --- one safety context at every entry point -------------------------------------------------
+
+TITRATION_VERDICT = re.compile(
+    r'<li class="verdict (\w+)" data-rule="titration_interval">(.*?)</li>', re.S
+)
+
+
+def _save(clinic: Clinic, implant_id: int, rx: Prescription, at: datetime) -> None:
+    """Save `rx` in the clinic record from `at`, with a reason for every warning."""
+    with clinic.read(SYSTEM) as call:
+        evaluation = prescriptions.evaluate_prescription(call, implant_id, rx)
+    reasons = {Rule(rule): "set up by the test" for rule in evaluation.needs_reason}
+    order = prescriptions.PrescriptionOrder(rx, reasons, active_from=at)
+    clinic.perform(SYSTEM, lambda call: prescriptions.prescribe(call, implant_id, order))
+
+
+def _input(rx: Prescription) -> dict[str, Any]:
+    """The API's and the editor's fields for a simple continuous prescription with patient
+    boluses (Moreau's), quantities as text."""
+    fields = fields_from_prescription(rx, None)
+    return {
+        "drug": fields.drug, "concentration": fields.concentration, "mode": fields.mode,
+        "rate": fields.rate,
+        "patient_bolus": {"dose": fields.pb_dose, "duration": fields.pb_duration,
+                          "lockout": fields.pb_lockout, "max_per_24h": int(fields.pb_max)},
+    }  # fmt: skip
+
+
+def _judged_by_api(rig: Rig, rx: Prescription) -> tuple[str, bool]:
+    with httpx.Client(base_url=rig.live.url) as client:
+        login = {"username": "dr.hale", "password": PASSWORDS["dr.hale"]}
+        token = client.post("/api/v1/auth/login", json=login).json()["token"]
+        answer = client.post(
+            f"/api/v1/implants/{rig.implant_id}/prescriptions/evaluate",
+            json={"prescription": _input(rx)},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.status_code == 200, answer.text
+    verdict = next(v for v in answer.json()["verdicts"] if v["rule"] == "titration_interval")
+    return verdict["outcome"], verdict["value"] is not None
+
+
+def _judged_on_page(html: str) -> tuple[str, bool]:
+    found = TITRATION_VERDICT.search(html)
+    assert found is not None, "no titration interval verdict on the page"
+    return found.group(1), "value <b>" in found.group(2)
+
+
+def _judged_by_editor(rig: Rig, rx: Prescription) -> tuple[str, bool]:
+    data = _input(rx)
+    pb = data.pop("patient_bolus")
+    form = {**data, "patient_bolus": "on", "pb_dose": pb["dose"], "pb_duration": pb["duration"],
+            "pb_lockout": pb["lockout"], "pb_max": str(pb["max_per_24h"])}  # fmt: skip
+    with signed_in_client(rig.live, "dr.hale") as client:
+        answer = _post(client, f"/implants/{rig.implant_id}/prescription/check", **form)
+    assert answer.status_code == 200
+    return _judged_on_page(answer.text)
+
+
+def _judged_by_cli(rig: Rig, rx: Prescription, folder: Path) -> tuple[str, bool]:
+    proposal = folder / "proposal.toml"
+    write_prescription(rx, proposal)
+    database = rig.live.clinic.database.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(cli_app, ["check", str(proposal), "--implant", str(rig.implant_id),
+                                          "--database", database, "--now", DEMO_NOW.isoformat(),
+                                          "--json"])  # fmt: skip
+    assert result.exit_code in (0, 3), result.stderr
+    verdicts = json.loads(result.stdout)["verdicts"]
+    verdict = next(v for v in verdicts if v["rule"] == "titration_interval")
+    return verdict["outcome"], verdict["value"] is not None
+
+
+def _judged_by_pump_session(rig: Rig, rx: Prescription) -> tuple[str, bool]:
+    _save(rig.live.clinic, rig.implant_id, rx, DEMO_NOW)  # the clinic's prescription to send
+    with signed_in_client(rig.live, "dr.hale") as client:
+        answer = _post(client, f"/pump/{rig.serial}/program", action="review")
+    assert answer.status_code == 200
+    return _judged_on_page(answer.text)
+
+
+@pytest.mark.parametrize(
+    ("hours_since_increase", "outcome"),
+    [(2, "warning"), (23, "warning"), (25, "allowed"), (72, "allowed")],
+)
+def test_a_further_increase_is_judged_against_the_last_increase_at_every_entry_point(
+    rig: Rig, tmp_path: Path, hours_since_increase: int, outcome: str
+) -> None:
+    """Morphine's soft minimum between increases is 24 h. The clinic raised the dose
+    `hours_since_increase` ago and the pump runs that dose; a further increase is judged
+    against that increase (and says how long ago it was) through the API, the editor, the
+    command line and the pump session alike."""
+    rig.pair()
+    raised = replace(rig.clinic_rx, rate=DoseRate.from_mg_per_day("4.4"))
+    _save(rig.live.clinic, rig.implant_id, raised, DEMO_NOW - timedelta(hours=hours_since_increase))
+    rig.run_on_pump(raised)
+    further = replace(rig.clinic_rx, rate=DoseRate.from_mg_per_day("4.8"))
+    judged = {
+        "api": _judged_by_api(rig, further),
+        "editor": _judged_by_editor(rig, further),
+        "command line": _judged_by_cli(rig, further, tmp_path),
+        "pump session": _judged_by_pump_session(rig, further),  # saves it: last
+    }
+    assert judged == dict.fromkeys(judged, (outcome, True))

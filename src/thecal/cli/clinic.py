@@ -118,6 +118,20 @@ def _clinic(
     return Clinic(db, _settings(timezone, library, policy))
 
 
+def open_clinic(
+    database: str | None, library: Path | None = None, now: datetime | None = None
+) -> Any:
+    """The initialised clinic database for another area's command (`thecal check
+    --implant`): exit 2 with one line when there is none; its clock fixed at `now` when
+    given (else this computer's)."""
+    clinic = _clinic(database, library=library)
+    if now is not None:
+        from thecal.clinic.service import FixedClock
+
+        clinic.clock = FixedClock(now)
+    return clinic
+
+
 def _current_revision(db: Any) -> str | None:
     from sqlalchemy.exc import SQLAlchemyError
 

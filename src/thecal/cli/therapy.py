@@ -2,12 +2,15 @@
 
 Thin wiring: every decision is made by `thecal.therapy` (`library`, `safety`,
 `delivery`); this module reads the files, builds the payload once, and shows it as
-rich text or as one JSON object (`--json`).
+rich text or as one JSON object (`--json`). With ``--implant`` the history the check
+needs comes from the clinic database, built by the clinic service's one builder
+(`thecal.clinic.service.prescriptions.safety_context`), as for the API and the pages.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -25,7 +28,7 @@ from thecal.therapy.delivery import programmed_daily_dose, worst_case_daily_dose
 from thecal.therapy.library import DrugEntry, DrugLibrary, TitrationStep
 from thecal.therapy.local_time import is_aware
 from thecal.therapy.prescription import Prescription
-from thecal.therapy.pump_models import PumpModel
+from thecal.therapy.pump_models import PumpModel, find_pump_model
 from thecal.therapy.quantities import Concentration, DoseRate, Mass
 from thecal.therapy.safety import Context, Evaluation, Outcome, evaluate
 from thecal.therapy.sourced import Sourced
@@ -228,12 +231,13 @@ def check_payload(
     library: DrugLibrary,
     pump: PumpModel,
     pump_is_default: bool,
-    current: Prescription | None = None,
-    last_increase: datetime | None = None,
-    now: datetime | None = None,
+    context: Context | None = None,
 ) -> dict[str, Any]:
-    """Evaluate a proposal and describe the outcome as plain data."""
-    evaluation = evaluate(proposed, library, Context(current, last_increase, now, pump))
+    """Evaluate a proposal in `context` (default: nothing known but the pump) and describe
+    the outcome as plain data; `pump` is the pump model the doses are shown for."""
+    context = context or Context(pump=pump)
+    current = context.current
+    evaluation = evaluate(proposed, library, context)
     notes = list(evaluation.notes)
     if pump_is_default:
         notes.insert(0, f"pump model not given: checked against {pump.id} ({pump.label})")
@@ -297,6 +301,31 @@ def render_check(payload: dict[str, Any]) -> None:
         console.print("[green]ALLOWED[/green]: every rule passed.")
 
 
+def _record_context(
+    implant_id: int,
+    database: str | None,
+    library_file: str | None,
+    drug: str,
+    now: datetime | None,
+) -> tuple[PumpModel, Context]:
+    """The implant's pump model and its safety context from the clinic record."""
+    from thecal.cli.clinic import open_clinic
+    from thecal.clinic.access import Actor
+    from thecal.clinic.errors import ServiceError
+    from thecal.clinic.service import implants, prescriptions
+
+    clinic = open_clinic(database, library=Path(library_file) if library_file else None, now=now)
+    try:
+        with clinic.read(Actor.system("command line")) as call:
+            implant = implants.get_implant(call, implant_id)
+            context = prescriptions.safety_context(call, implant_id, drug)
+    except ServiceError as error:
+        fail(f"--implant: {error.message}")
+    finally:
+        clinic.database.dispose()
+    return find_pump_model(implant.pump_model), context
+
+
 def check(
     prescription_file: str = typer.Argument(..., help="The proposed prescription (TOML)."),
     current_file: str | None = typer.Option(
@@ -312,12 +341,37 @@ def check(
     now_text: str | None = typer.Option(
         None, "--now", help="The current time (ISO date-time; default: this computer's clock)."
     ),
+    implant: int | None = typer.Option(
+        None,
+        "--implant",
+        help="Judge it in this implant's clinic record: its prescription in force, last dose "
+        "increase and pump model, on the clinic's clock (needs the clinic database).",
+    ),
+    database: str | None = typer.Option(
+        None,
+        "--database",
+        "-d",
+        help="The clinic database for --implant (URL or SQLite file; default "
+        "$THECAL_DATABASE_URL, else ./var/clinic.sqlite).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check a proposed prescription: exit 0 when nothing is refused, 3 when something is."""
     library = open_library(library_file)
-    pump, pump_is_default = pick_pump(pump_model)
     proposed = open_prescription(prescription_file)
+    if implant is not None:
+        given = {"--current": current_file, "--last-increase": last_increase, "--pump": pump_model}
+        if any(value is not None for value in given.values()):
+            names = ", ".join(name for name, value in given.items() if value is not None)
+            fail(
+                f"{names}: with --implant the current prescription, the last increase and the "
+                "pump come from the clinic record; give one or the other"
+            )
+        _check_in_record(proposed, library, library_file, implant, database, now_text, as_json)
+        return
+    if database is not None:
+        fail("--database: only used with --implant (the implant whose record to judge in)")
+    pump, pump_is_default = pick_pump(pump_model)
     current = open_prescription(current_file, "--current") if current_file else None
     last = parse_moment(last_increase, "--last-increase") if last_increase else None
     now = parse_moment(now_text, "--now") if now_text else None
@@ -328,12 +382,40 @@ def check(
         clock_note = f"--now not given: used this computer's clock, {now.isoformat()}"
     if last is not None and now is not None and is_aware(last) != is_aware(now):
         fail("--last-increase and --now: give both with a time-zone offset or both without")
-    payload = check_payload(proposed, library, pump, pump_is_default, current, last, now)
+    context = Context(current, last, now, pump)
+    payload = check_payload(proposed, library, pump, pump_is_default, context)
     if clock_note:
         payload["notes"].append(clock_note)
+    _show_check(payload, as_json)
+
+
+def _show_check(payload: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(payload)
     else:
         render_check(payload)
     if not payload["allowed"]:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _check_in_record(
+    proposed: Prescription,
+    library: DrugLibrary,
+    library_file: str | None,
+    implant: int,
+    database: str | None,
+    now_text: str | None,
+    as_json: bool,
+) -> None:
+    """`thecal check --implant`: the history comes from the clinic record, whole."""
+    now = parse_moment(now_text, "--now") if now_text else None
+    if now is not None and not is_aware(now):
+        fail("--now: with --implant give the clinic's time with its offset, e.g. 2026-03-02T08:00Z")
+    pump, context = _record_context(implant, database, library_file, proposed.drug, now)
+    payload = check_payload(proposed, library, pump, False, context)
+    payload["notes"].insert(
+        0,
+        f"judged in the clinic record of implant {implant} ({pump.id}), at "
+        f"{context.now.isoformat() if context.now else 'an unknown time'}",
+    )
+    _show_check(payload, as_json)

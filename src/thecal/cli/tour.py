@@ -21,6 +21,7 @@ from thecal.therapy.delivery import programmed_daily_dose
 from thecal.therapy.library import default_library
 from thecal.therapy.pump_models import find_catheter_model
 from thecal.therapy.quantities import DoseRate, Duration, Mass, Volume
+from thecal.therapy.safety import Context
 from thecal.therapy.units import parse_concentration, parse_dose_rate, parse_mass
 
 __all__ = ["tour"]
@@ -90,8 +91,8 @@ def tour(
 
     def check(name: str, current: str | None = None) -> dict[str, Any]:
         proposed = open_prescription(str(folder / name))
-        now = open_prescription(str(folder / current)) if current else None
-        return check_payload(proposed, library, pump, False, now)
+        running = open_prescription(str(folder / current)) if current else None
+        return check_payload(proposed, library, pump, False, Context(running, pump=pump))
 
     # 1. Baclofen flex schedule --------------------------------------------------------
     t.section(
