@@ -164,3 +164,67 @@ def test_import_interrogation_files_the_programmers_output(
                             "--database", sqlite_db.url)  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "reservoir 18.4 mL" in result.stdout
+
+
+# --- thecal check --implant: the clinic record's safety context ------------------------------
+
+BACLOFEN_UP = """drug = "baclofen"
+concentration = "500 mcg/mL"
+mode = "simple_continuous"
+rate = "440 mcg/day"
+"""
+
+
+def test_check_in_an_implants_record_compares_with_its_prescription_in_force(
+    sqlite_db: ClinicDatabase, tmp_path: Path
+) -> None:
+    clinic = Clinic(sqlite_db.database, SETTINGS, FixedClock(datetime(2026, 1, 5, 9, tzinfo=UTC)))
+    _, implant_id = filled_baclofen_pump(clinic)  # 400 mcg/day in force
+    proposal = tmp_path / "up.toml"
+    proposal.write_text(BACLOFEN_UP)
+    result = runner.invoke(app, ["check", str(proposal), "--implant", str(implant_id),
+                                 "--database", sqlite_db.url, "--now", "2026-01-06T09:00Z",
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["current"]["programmed_daily_dose"] == "400 mcg/day"
+    assert payload["pump"]["id"] == "peristaltic-20"
+    assert "titration_step" in {v["rule"] for v in payload["verdicts"]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--current", "x.toml"], "--current"),
+        (["--pump", "peristaltic-40"], "--pump"),
+        (["--last-increase", "2026-01-05T09:00"], "--last-increase"),
+        (["--now", "2026-01-06T09:00"], "--now"),
+        (["--implant", "999"], "no implant with id 999"),
+    ],
+)
+def test_check_in_a_record_refuses_what_the_record_decides_in_one_line(
+    sqlite_db: ClinicDatabase, tmp_path: Path, extra: list[str], named: str
+) -> None:
+    clinic = Clinic(sqlite_db.database, SETTINGS, FixedClock(datetime(2026, 1, 5, 9, tzinfo=UTC)))
+    _, implant_id = filled_baclofen_pump(clinic)
+    proposal = tmp_path / "up.toml"
+    proposal.write_text(BACLOFEN_UP)
+    result = runner.invoke(app, ["check", str(proposal), "--implant", str(implant_id),
+                                 "--database", sqlite_db.url, *extra])  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and named in result.stderr
+
+
+def test_check_names_a_database_given_without_an_implant(tmp_path: Path) -> None:
+    proposal = tmp_path / "up.toml"
+    proposal.write_text(BACLOFEN_UP)
+    result = runner.invoke(app, ["check", str(proposal), "--database", "sqlite:///x.sqlite"])
+    assert result.exit_code == 2 and "--database" in result.stderr
+
+
+def test_check_in_a_record_without_a_clinic_database_says_what_to_do(tmp_path: Path) -> None:
+    proposal = tmp_path / "up.toml"
+    proposal.write_text(BACLOFEN_UP)
+    missing = str(tmp_path / "none.sqlite")
+    result = runner.invoke(app, ["check", str(proposal), "--implant", "1", "--database", missing])
+    assert result.exit_code == 2 and "thecal clinic init" in result.stderr
