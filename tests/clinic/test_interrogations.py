@@ -23,13 +23,15 @@ from tests.clinic.support import (
 )
 from thecal.clinic import fhir
 from thecal.clinic.errors import Conflict, Invalid
-from thecal.clinic.interrogation import InterrogationDocument, from_pump_report
+from thecal.clinic.interrogation import InterrogationDocument, reported, stored_document
 from thecal.clinic.service import Clinic, FixedClock, implants, interrogations
+from thecal.programmer.reading import reading_of
 from thecal.pump import PumpTwin
 from thecal.pump.commands import Accepted, PatientBolusRequest, Role
 from thecal.pump.firmware import SimulationMode
 from thecal.therapy.prescription_toml import parse_prescription
 from thecal.therapy.quantities import Concentration, Volume
+from thecal.therapy.units import parse_volume
 
 
 def document(clock: FixedClock, **status: Any) -> dict[str, Any]:
@@ -161,10 +163,12 @@ def test_a_reading_from_the_pump_twin_imports_with_its_estimate_and_boluses(
     assert isinstance(twin.send(PatientBolusRequest(), Role.PATIENT), Accepted)
     twin.advance(local + timedelta(days=3))
     later(clock, 3)
-    document = from_pump_report(twin.view(), clock.now(), ZoneInfo("UTC"))
-    view = import_(clinic, implant.id, document.model_dump(mode="json"))
+    reading = reading_of(twin.view())  # typed: filed as read, nothing turned into text
+    view = clinic.perform(
+        SYSTEM, lambda call: interrogations.file_reading(call, implant.id, reading)
+    )
     assert view.prescription_matches is True
-    assert view.reservoir_estimate == document.status.reservoir_estimate
+    assert parse_volume(view.reservoir_estimate, "filed") == reported(reading.reservoir_estimate)
     with clinic.read(SYSTEM) as call:
         bundle = fhir.export_patient(call, patient.id)
     boluses = [e["resource"] for e in bundle["entry"]
@@ -239,6 +243,7 @@ def test_a_pump_estimate_without_an_exact_decimal_is_filed_truncated_never_round
     )  # fmt: skip
     twin.advance(local + timedelta(seconds=7))  # 0.4 mL/day for 7 s: no exact decimal
     exact = twin.view().reservoir.estimated
-    document = from_pump_report(twin.view(), clock.now(), ZoneInfo("UTC"))
-    filed = document.status.reservoir
+    document = stored_document(reading_of(twin.view()), ZoneInfo("UTC"))
+    filed = parse_volume(document.status.reservoir_estimate, "stored")
+    assert filed == reported(exact)
     assert filed <= exact and exact - filed < Volume(Fraction(1, 10**9))

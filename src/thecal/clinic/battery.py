@@ -1,8 +1,8 @@
 """Battery planning: when the pump reaches its Elective Replacement Indicator (ERI) and end
 of service (EOS), and by when the replacement must be booked.
 
-ERI and EOS come from the pump twin's battery model (`thecal.pump.project_battery`: charge
-falls with time and with volume pumped; the pump stops 90 days after ERI, [S17]).
+ERI and EOS come from the pump twin's battery model (`thecal.pump.battery.project_battery`:
+charge falls with time and with volume pumped; the pump stops 90 days after ERI, [S17]).
 Replacement is due `replacement_lead` (about six months, [S17]) before end of service, and
 never after ERI. Pumps without a battery (constant-flow) have no outlook.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from thecal.clinic.policy import ClinicPolicy
-from thecal.pump import project_battery
+from thecal.pump.battery import project_battery
 from thecal.therapy.quantities import VolumeRate
 
 __all__ = ["BASIS", "BatteryOutlook", "battery_outlook"]

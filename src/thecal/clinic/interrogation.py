@@ -30,8 +30,10 @@ kind ``patient_bolus``, ``clinician_bolus``, ``bridge_bolus`` or ``priming_bolus
 ``dose`` are the boluses the FHIR export reports. Battery states, alarm kinds and
 priorities use the pump firmware's vocabulary.
 
-`from_pump_report` builds the document from the pump twin's own `InterrogationReport`
-(what `Interrogate` returns), converting the pump's local clock to real time.
+The clinic files typed readings (`thecal.programmer.reading.PumpReading`, what a
+clinician programmer read from the pump): a document is read into one once
+(`InterrogationDocument.reading`), and `stored_document` writes a reading in this format
+for storage, converting the pump's local clock to real time.
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from thecal.pump.eventlog import LogKind
-from thecal.pump.payloads import InterrogationReport
+from thecal.programmer.reading import (
+    AlarmReading,
+    BatteryReading,
+    EventReading,
+    PumpReading,
+    event_kind,
+)
 from thecal.therapy.quantities import Mass, Volume
 from thecal.therapy.units import format_quantity, parse_mass, parse_volume
 
@@ -63,7 +70,8 @@ __all__ = [
     "PumpIdentity",
     "PumpStatus",
     "from_programmer_output",
-    "from_pump_report",
+    "reported",
+    "stored_document",
 ]
 
 FORMAT = "thecal-interrogation/1"
@@ -75,7 +83,7 @@ class _Strict(BaseModel):
 
 
 class BatteryState(StrEnum):
-    """The pump firmware's battery states (`thecal.pump.payloads.BatteryState`)."""
+    """The pump firmware's battery states (`thecal.programmer.reading.BatteryReading`)."""
 
     NORMAL = "normal"
     ERI = "eri"
@@ -134,10 +142,6 @@ class PumpStatus(_Strict):
     def _threshold(cls, value: str | None) -> str | None:
         return None if value is None else _volume_text(value, "status.low_reservoir_threshold")
 
-    @property
-    def reservoir(self) -> Volume:
-        return parse_volume(self.reservoir_estimate, "status.reservoir_estimate")
-
 
 class AlarmRecord(_Strict):
     kind: str = Field(min_length=1, max_length=64)
@@ -172,14 +176,44 @@ class InterrogationDocument(_Strict):
     alarms: list[AlarmRecord] = Field(default_factory=list, max_length=1000)
     event_log: list[EventRecord] = Field(default_factory=list, max_length=100_000)
 
+    def reading(self) -> PumpReading:
+        """The typed reading this document describes (its quantities read once, here)."""
+        status, battery = self.status, self.status.battery
+        threshold = status.low_reservoir_threshold
+        return PumpReading(
+            serial=self.pump.serial,
+            model_id=self.pump.model,
+            taken_at=self.interrogated_at,
+            mode=status.mode,
+            delivering=status.delivering,
+            reservoir_estimate=parse_volume(status.reservoir_estimate, "status.reservoir_estimate"),
+            low_reservoir_threshold=None
+            if threshold is None
+            else parse_volume(threshold, "status.low_reservoir_threshold"),
+            prescription_hash=status.prescription_hash,
+            battery=None
+            if battery is None
+            else BatteryReading(battery.state.value, battery.eri_at, battery.eos_at),
+            alarms=tuple(
+                AlarmReading(a.kind, a.priority.value, a.raised_at, a.acknowledged, a.active)
+                for a in self.alarms
+            ),
+            events=tuple(
+                EventReading(e.seq, e.at, e.kind, tuple(e.detail.items())) for e in self.event_log
+            ),
+            pump_clock=self.pump_clock,
+            firmware=self.pump.firmware,
+        )
+
 
 REPORTED_VOLUME = Volume(Fraction(1, 10**9))
 """Reported volumes are written down truncated to 10⁻⁹ mL (what the programmer prints):
 the pump's estimate, computed from programmed delivery, rarely has an exact decimal."""
 
 
-def _reported(volume: Volume) -> str:
-    return format_quantity(volume.floor_to(REPORTED_VOLUME))
+def reported(volume: Volume) -> Volume:
+    """A pump's volume as the clinic files it: truncated to `REPORTED_VOLUME`."""
+    return volume.floor_to(REPORTED_VOLUME)
 
 
 def _aware(local: datetime | None, tz: tzinfo) -> datetime | None:
@@ -188,49 +222,52 @@ def _aware(local: datetime | None, tz: tzinfo) -> datetime | None:
     return local if local.tzinfo is not None else local.replace(tzinfo=tz)
 
 
-def from_pump_report(
-    report: InterrogationReport, interrogated_at: datetime, tz: tzinfo
-) -> InterrogationDocument:
-    """The import document for a report read from a pump (its clock in `tz`)."""
-    events = []
-    for event in report.events:
-        details = dict(event.details)
-        kind = event.kind.value
-        if event.kind is LogKind.BOLUS_STARTED and "kind" in details:
-            kind = f"{details['kind']}_bolus"
-        events.append(
-            {"seq": event.seq, "at": _aware(event.at, tz), "kind": kind, "detail": details}
-        )
-    battery = report.battery
+def stored_document(reading: PumpReading, tz: tzinfo) -> InterrogationDocument:
+    """A reading written in this document's format for storage: the pump's local times read
+    in `tz`, volumes truncated to `REPORTED_VOLUME`. A pydantic `ValidationError` names
+    what the format does not accept (an unknown battery state or alarm priority)."""
+    battery = reading.battery
+    threshold = reading.low_reservoir_threshold
     return InterrogationDocument.model_validate(
         {
             "format": FORMAT,
-            "interrogated_at": interrogated_at,
-            "pump": {"model": report.model_id, "serial": report.serial},
-            "pump_clock": report.local_time,
+            "interrogated_at": _aware(reading.taken_at, tz),
+            "pump": {
+                "model": reading.model_id,
+                "serial": reading.serial,
+                "firmware": reading.firmware,
+            },
+            "pump_clock": reading.pump_clock,
             "status": {
-                "mode": report.therapy.state.value,
-                "delivering": report.therapy.delivering,
-                "reservoir_estimate": _reported(report.reservoir.estimated),
-                "low_reservoir_threshold": _reported(report.reservoir.low_threshold),
-                "prescription_hash": report.prescription_hash,
-                "battery": {
-                    "state": battery.state.value,
+                "mode": reading.mode,
+                "delivering": reading.delivering,
+                "reservoir_estimate": format_quantity(reported(reading.reservoir_estimate)),
+                "low_reservoir_threshold": None
+                if threshold is None
+                else format_quantity(reported(threshold)),
+                "prescription_hash": reading.prescription_hash,
+                "battery": None
+                if battery is None
+                else {
+                    "state": battery.state,
                     "eri_at": _aware(battery.eri_at, tz),
                     "eos_at": _aware(battery.eos_at, tz),
                 },
             },
             "alarms": [
                 {
-                    "kind": alarm.kind.value,
-                    "priority": alarm.priority.value,
+                    "kind": alarm.kind,
+                    "priority": alarm.priority,
                     "raised_at": _aware(alarm.raised_at, tz),
-                    "active": True,
-                    "acknowledged": alarm.acknowledged_at is not None,
+                    "active": alarm.active,
+                    "acknowledged": alarm.acknowledged,
                 }
-                for alarm in report.alarms
+                for alarm in reading.alarms
             ],
-            "event_log": events,
+            "event_log": [
+                {"seq": e.seq, "at": _aware(e.at, tz), "kind": e.kind, "detail": dict(e.details)}
+                for e in reading.events
+            ],
         }
     )
 
@@ -274,9 +311,7 @@ def from_programmer_output(
         events = []
         for index, event in enumerate(report.get("events") or ()):
             details = {str(k): str(v) for k, v in event.get("details") or ()}
-            kind = str(event["kind"])
-            if kind == LogKind.BOLUS_STARTED.value and "kind" in details:
-                kind = f"{details['kind']}_bolus"
+            kind = event_kind(str(event["kind"]), tuple(details.items()))
             at = _local(event["at"], f"report.events[{index}].at")
             events.append(
                 {"seq": event["seq"], "at": _aware(at, tz), "kind": kind, "detail": details}

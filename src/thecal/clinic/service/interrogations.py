@@ -1,6 +1,9 @@
 """Interrogations imported from a pump (status, alarms, event log) and the alarms they carry.
 
-An import is checked against the implant it is filed under (same serial and model: a
+A reading arrives typed (`thecal.programmer.reading.PumpReading`: what a clinician
+programmer read, e.g. the clinic's own pump session) and is filed by `file_reading`; the
+JSON document of the API and the programmer's printed output are read into one once, at
+the edge. It is checked against the implant it is filed under (same serial and model: a
 reading from the wrong pump must not land in this patient's record). The pump's reservoir
 estimate becomes the starting point of the refill projection, its prescription hash is
 compared with the clinic's record, and a pump reporting ERI or EOS makes the battery
@@ -24,6 +27,8 @@ from thecal.clinic.interrogation import (
     InterrogationDocument,
     ProgrammerOutputError,
     from_programmer_output,
+    reported,
+    stored_document,
 )
 from thecal.clinic.service import schedule
 from thecal.clinic.service.common import Form, View, load, not_in_future, quantity_text
@@ -35,6 +40,7 @@ from thecal.clinic.storage.models import (
     Interrogation,
     PrescriptionRecord,
 )
+from thecal.programmer.reading import PumpReading
 
 __all__ = [
     "AcknowledgeForm",
@@ -42,6 +48,7 @@ __all__ = [
     "InterrogationView",
     "acknowledge_alarm",
     "alarm_view",
+    "file_reading",
     "import_interrogation",
     "import_programmer_output",
     "interrogation_view",
@@ -131,11 +138,27 @@ def _prescription_at(call: Call, implant_id: int, at: datetime) -> PrescriptionR
 def import_interrogation(
     call: Call, implant_id: int, document: InterrogationDocument
 ) -> InterrogationView:
-    """File a pump interrogation under its implant and reschedule from what the pump says."""
+    """File an interrogation document (the API's JSON) under its implant: `file_reading`."""
+    return file_reading(call, implant_id, document.reading())
+
+
+def _document(reading: PumpReading, call: Call) -> InterrogationDocument:
+    try:
+        return stored_document(reading, call.tz)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise Invalid(f"{field}: {first['msg']}", field=field) from None
+
+
+def file_reading(call: Call, implant_id: int, reading: PumpReading) -> InterrogationView:
+    """File a pump interrogation under its implant and reschedule from what the pump says
+    (the pump's local times are read in the clinic's time zone)."""
     implant = load(call, Implant, implant_id, "implant")
     authorize(call.actor, Permission.INTERROGATION_IMPORT, implant.patient_id)
     if implant.status is not ImplantStatus.ACTIVE:
         raise Conflict(f"implant {implant_id} is explanted", code="not_active")
+    document = _document(reading, call)
     if document.pump.serial != implant.serial:
         raise Invalid(
             f"pump.serial: this reading is from pump {document.pump.serial!r}, not this "
@@ -155,7 +178,7 @@ def import_interrogation(
     not_in_future(call, at, "interrogated_at")
     if at < implant.implanted_at:
         raise Invalid("interrogated_at: before the implant date", field="interrogated_at")
-    reservoir = document.status.reservoir
+    reservoir = reported(reading.reservoir_estimate)
     if reservoir > implant.reservoir:
         raise Invalid(
             f"status.reservoir_estimate: {reservoir} is more than the reservoir holds",

@@ -9,7 +9,7 @@ Nothing here decides anything about the pump or the therapy. Every step calls th
 `thecal.programmer` functions the command line calls (`pair_tcp`, `open_session`,
 `clinician.interrogate`, `review_against_pump`, `program`, `plan_refill`, `refill`,
 `stop`, `resume`, `alarm_test`), and the clinic record is changed only through
-`clinic.service` (`interrogations.import_interrogation`).
+`clinic.service` (`interrogations.file_reading`, with the typed reading).
 
 Each request is one visit to the pump: connect, resolve the requests an earlier visit
 left unanswered (shown first), do the one thing asked, disconnect. A pump that does not
@@ -37,7 +37,6 @@ from starlette.concurrency import run_in_threadpool
 
 from thecal.clinic.access import PUMP_ACTION_PERMISSIONS, Actor, PumpAction, authorize, can
 from thecal.clinic.errors import Invalid, NotFound, ServiceError
-from thecal.clinic.interrogation import from_pump_report
 from thecal.clinic.service import Clinic, implants, interrogations, patients, prescriptions
 from thecal.clinic.service.core import Call
 from thecal.link.controller import HandshakeRefused, LinkDown, LinkUnavailable, OutcomeUnknown
@@ -63,6 +62,7 @@ from thecal.programmer.connection import (
     pair_tcp,
 )
 from thecal.programmer.home import ControllerHome, PumpPairing
+from thecal.programmer.reading import reading_of
 from thecal.programmer.report import report_summary
 from thecal.programmer.review import Review, settings_of
 from thecal.pump.commands import Accepted, Role
@@ -278,10 +278,9 @@ def _file(clinic: Clinic, actor: Actor, where: Where | None, report: Interrogati
         )
     try:
         with clinic.write(actor) as call:
-            # The reading's time is the pump's clock, read in the clinic's time zone (as
+            # The reading's times are the pump's clock, read in the clinic's time zone (as
             # when the command line's output is imported).
-            document = from_pump_report(report, report.local_time.replace(tzinfo=call.tz), call.tz)
-            view = interrogations.import_interrogation(call, where.implant.id, document)
+            view = interrogations.file_reading(call, where.implant.id, reading_of(report))
             after = implants.get_implant(call, where.implant.id)
     except ServiceError as error:
         accepted = f" (accepted: {error.accepted})" if error.accepted else ""
