@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from thecal.link.authority import AuthorityKey, Credential, TrustedAuthority, issue_credential
 from thecal.link.controller import ControllerLink, RetryPolicy
+from thecal.link.guard import ADMISSION_LEN, COOKIE_LEN
 from thecal.link.keys import StaticKey
 from thecal.link.pump_endpoint import LinkLimits, PumpEndpoint
 from thecal.link.pump_state import PumpLinkState
@@ -28,6 +30,36 @@ SERIAL = "TEST-0001"
 FULL = Volume.from_ml(20)
 _hello = itertools.count(1)
 FAST = RetryPolicy(timeout=1.0, attempts=12, handshake_attempts=12)
+INIT_HEADER = 1 + COOKIE_LEN + ADMISSION_LEN
+"""Bytes before Noise message 1 in a HANDSHAKE_INIT payload: mode, cookie, admission tag."""
+CLINIC = AuthorityKey.generate()
+"""The test clinic's authority (every simulated pump trusts it for clinician and
+emergency credentials)."""
+ER = AuthorityKey.generate()
+"""An emergency-access authority (trusted for emergency credentials only)."""
+
+
+def trusted(authority: AuthorityKey, *roles: Role, label: str = "") -> TrustedAuthority:
+    return TrustedAuthority(
+        authority.public, label or authority.id, frozenset(roles), T0, "implant"
+    )
+
+
+def credential(
+    key: StaticKey,
+    role: Role = Role.CLINICIAN,
+    authority: AuthorityKey = CLINIC,
+    *,
+    label: str = "test programmer",
+    not_before: datetime = T0 - timedelta(days=1),
+    not_after: datetime = T0 + timedelta(days=365),
+) -> Credential:
+    return issue_credential(authority, key.public, role, label, not_before, not_after)
+
+
+def init_payload(mode: int, cookie: bytes, message1: bytes, tag: bytes | None = None) -> bytes:
+    """A HANDSHAKE_INIT payload as a controller builds it (no admission tag: a stranger)."""
+    return bytes([mode]) + cookie + (tag or bytes(ADMISSION_LEN)) + message1
 
 
 def hello_clock() -> int:
@@ -58,6 +90,9 @@ class SimulatedPump:
         key: StaticKey,
         channel: object | None = None,
         retry: RetryPolicy = FAST,
+        *,
+        credential: Credential | None = None,
+        emergency: bool = False,
     ) -> ControllerLink:
         return ControllerLink(
             channel or self.channel(),  # type: ignore[arg-type]
@@ -66,7 +101,13 @@ class SimulatedPump:
             SERIAL,
             retry=retry,
             hello_clock=hello_clock,
+            credential=credential,
+            emergency=emergency,
         )
+
+    def open_pairing_as_clinician(self, minutes: int = 15) -> None:
+        """A clinician session opens the window (so the card alone may pair a patient)."""
+        self.endpoint.open_pairing(timedelta(minutes=minutes), opened_by="0" * 16)
 
     def enrol(self, role: Role, label: str = "") -> StaticKey:
         """Put a new controller on the allow-list directly (as a clinician would)."""
@@ -103,7 +144,14 @@ def simulated_pump(
         primed=primed,
     )
     twin.advance(T0 + settle)
-    state = PumpLinkState.new(SERIAL, model)
+    state = PumpLinkState.new(
+        SERIAL,
+        model,
+        authorities=(
+            trusted(CLINIC, Role.CLINICIAN, Role.EMERGENCY, label="test clinic"),
+            trusted(ER, Role.EMERGENCY, label="emergency access"),
+        ),
+    )
     endpoint = PumpEndpoint(state, twin, lambda: twin.now, limits=limits)
     if open_pairing:
         endpoint.open_pairing(timedelta(minutes=15))

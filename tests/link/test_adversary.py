@@ -7,7 +7,17 @@ from datetime import timedelta
 
 import pytest
 
-from tests.link.pumps import PTM, SERIAL, T0, SimulatedPump, hello_clock, simulated_pump
+from tests.link.pumps import (
+    INIT_HEADER,
+    PTM,
+    SERIAL,
+    T0,
+    SimulatedPump,
+    credential,
+    hello_clock,
+    init_payload,
+    simulated_pump,
+)
 from thecal.link.controller import HandshakeRefused
 from thecal.link.events import SecurityEventKind as Kind
 from thecal.link.frame import Frame, FrameType, decode_frame, encode_frame
@@ -17,8 +27,12 @@ from thecal.link.messages import (
     EnrolController,
     HandshakeHello,
     ListControllers,
+    OpenPairing,
+    ReadSecurityLog,
     RefusalReason,
+    RemoveAuthority,
     RevokeController,
+    TrustAuthority,
 )
 from thecal.link.noise import WorkMeter, _dh, _Symmetric
 from thecal.link.pump_endpoint import MODE_ENROL, MODE_SESSION, LinkLimits, prologue
@@ -119,9 +133,9 @@ def test_a_replayed_handshake_is_refused_and_logged_after_a_pump_restart() -> No
     # The pump restarts (RAM lost: cookie secret, answered handshakes); its persisted
     # state remembers the controller's last handshake timestamp.
     restarted = type(pump.endpoint)(pump.endpoint.state, pump.twin, lambda: pump.twin.now)
-    message1 = init.payload[1 + COOKIE_LEN :]
+    message1 = init.payload[INIT_HEADER:]
     cookie = restarted.guard.issue_cookie(message1[:32], pump.now())
-    replay = Frame(FrameType.HANDSHAKE_INIT, 0, bytes([MODE_SESSION]) + cookie + message1)
+    replay = Frame(FrameType.HANDSHAKE_INIT, 0, init_payload(MODE_SESSION, cookie, message1))
     replies = [decode_frame(r) for r in restarted.receive(encode_frame(replay))]
     assert [r.type for r in replies if isinstance(r, Frame)] == [FrameType.HANDSHAKE_REFUSED]
     assert restarted.log.of(Kind.HANDSHAKE_REPLAY)
@@ -174,7 +188,7 @@ def test_a_forged_controller_claiming_an_enrolled_identity_is_refused() -> None:
     victim = pump.enrol(Role.CLINICIAN)
     message1 = _forged_message1(victim.public, StaticKey.generate(), pump)
     cookie = pump.endpoint.guard.issue_cookie(message1[:32], pump.now())
-    frame = Frame(FrameType.HANDSHAKE_INIT, 0, bytes([MODE_SESSION]) + cookie + message1)
+    frame = Frame(FrameType.HANDSHAKE_INIT, 0, init_payload(MODE_SESSION, cookie, message1))
     replies = [decode_frame(r) for r in pump.endpoint.receive(encode_frame(frame))]
     assert [r.type for r in replies if isinstance(r, Frame)] == [FrameType.HANDSHAKE_REFUSED]
     assert pump.endpoint.log.of(Kind.HANDSHAKE_FAILED)
@@ -195,6 +209,10 @@ CLINICIAN_ONLY = [
     EnrolController(StaticKey.generate().public, Role.CLINICIAN, "mine now"),
     RevokeController("0123456789abcdef"),
     ListControllers(),
+    OpenPairing(600),
+    TrustAuthority(StaticKey.generate().public, "mine", frozenset({Role.CLINICIAN})),
+    RemoveAuthority("0123456789abcdef"),
+    ReadSecurityLog(),
 ]
 
 
@@ -214,9 +232,10 @@ def test_a_patient_controller_cannot_send_clinician_commands(command: object) ->
 
 def test_pairing_outside_the_window_is_refused_before_any_work() -> None:
     pump = simulated_pump(open_pairing=False)
-    newcomer = pump.controller(StaticKey.generate())
+    key = StaticKey.generate()
+    newcomer = pump.controller(key, credential=credential(key))
     with pytest.raises(HandshakeRefused) as refused:
-        newcomer.pair(pump.endpoint.state.device_secret, Role.CLINICIAN, "late")
+        newcomer.pair(pump.endpoint.state.device_secret, "late")
     assert refused.value.refusal.reason is RefusalReason.PAIRING_CLOSED
     assert pump.endpoint.stats.meter.dh == 0
     assert pump.endpoint.log.of(Kind.PAIRING_CLOSED)
@@ -226,19 +245,20 @@ def test_pairing_outside_the_window_is_refused_before_any_work() -> None:
 def test_wrong_device_secrets_lock_pairing_even_for_the_right_secret() -> None:
     pump = simulated_pump(open_pairing=True)
     pump.endpoint.open_pairing(timedelta(hours=2))
-    guesser = pump.controller(StaticKey.generate())
+    key = StaticKey.generate()
+    guesser = pump.controller(key, credential=credential(key))
     for _ in range(5):
         with pytest.raises(HandshakeRefused) as refused:
-            guesser.pair(DeviceSecret.generate(), Role.CLINICIAN, "guess")
+            guesser.pair(DeviceSecret.generate(), "guess")
         assert refused.value.refusal.reason is RefusalReason.WRONG_SECRET
     with pytest.raises(HandshakeRefused) as locked:
-        guesser.pair(pump.endpoint.state.device_secret, Role.CLINICIAN, "now right")
+        guesser.pair(pump.endpoint.state.device_secret, "now right")
     assert locked.value.refusal.reason is RefusalReason.PAIRING_LOCKED
     assert locked.value.refusal.retry_after_s == 15 * 60
     assert len(pump.endpoint.log.of(Kind.PAIRING_WRONG_SECRET)) == 5
     assert not pump.endpoint.state.controllers
     pump.advance(15 * 60)
-    welcome = guesser.pair(pump.endpoint.state.device_secret, Role.CLINICIAN, "after lockout")
+    welcome = guesser.pair(pump.endpoint.state.device_secret, "after lockout")
     assert welcome.role is Role.CLINICIAN
 
 
@@ -278,7 +298,7 @@ def test_a_request_id_reused_for_a_different_command_is_refused() -> None:
 
 def _init(pump: SimulatedPump, ephemeral: bytes, cookie: bytes, mode: int = MODE_SESSION) -> bytes:
     body = ephemeral + os.urandom(48 + 16 + 8)
-    return encode_frame(Frame(FrameType.HANDSHAKE_INIT, 0, bytes([mode]) + cookie + body))
+    return encode_frame(Frame(FrameType.HANDSHAKE_INIT, 0, init_payload(mode, cookie, body)))
 
 
 def test_a_blind_handshake_flood_costs_no_diffie_hellman() -> None:
@@ -315,7 +335,7 @@ def test_an_enrolment_flood_outside_the_window_costs_nothing() -> None:
         cookie = pump.endpoint.guard.issue_cookie(ephemeral, pump.now())
         pump.endpoint.receive(_init(pump, ephemeral, cookie, MODE_ENROL))
     assert pump.endpoint.stats.meter.dh == 0
-    assert len(pump.endpoint.log.of(Kind.PAIRING_CLOSED)) == 200
+    assert pump.endpoint.log.counts[Kind.PAIRING_CLOSED] == 200
 
 
 def test_a_malformed_datagram_is_logged_and_ignored() -> None:

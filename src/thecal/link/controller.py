@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from thecal.link.authority import Credential
 from thecal.link.codec import Decoded, TypeRegistry
 from thecal.link.frame import Frame, FrameError, FrameType, decode_frame, encode_frame
-from thecal.link.guard import COOKIE_LEN
+from thecal.link.guard import COOKIE_LEN, admission_key, admission_tag
 from thecal.link.keys import DeviceSecret, Entropy, StaticKey
 from thecal.link.messages import (
     Call,
@@ -35,9 +36,15 @@ from thecal.link.messages import (
     wire_registry,
 )
 from thecal.link.noise import HandshakeFailure, Initiator
-from thecal.link.pump_endpoint import MODE_ENROL, MODE_SESSION, prologue
-from thecal.link.session import OpenFailure, SessionCipher
-from thecal.pump.commands import Command, Response, Role
+from thecal.link.pump_endpoint import (
+    HELLO_PAD,
+    MODE_CREDENTIAL,
+    MODE_ENROL,
+    MODE_SESSION,
+    prologue,
+)
+from thecal.link.session import OpenFailure, SessionCipher, pad, unpad
+from thecal.pump.commands import Command, Response
 
 __all__ = [
     "Channel",
@@ -46,6 +53,7 @@ __all__ = [
     "LinkDown",
     "LinkUnavailable",
     "OutcomeUnknown",
+    "PumpBusy",
     "RetryPolicy",
     "identify",
 ]
@@ -59,13 +67,31 @@ class LinkUnavailable(Exception):
     """No answer from the pump within the retry budget."""
 
 
+class PumpBusy(LinkUnavailable):
+    """The pump answered, but is busy (its handshake budget or its connections are
+    taken, e.g. by a flood): nothing was sent; try again after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: int | None) -> None:
+        self.retry_after_s = retry_after_s
+        wait = f"; try again in {retry_after_s} s" if retry_after_s else "; try again shortly"
+        super().__init__(f"the pump is busy{wait} (nothing was sent)")
+
+
 class HandshakeRefused(Exception):
     """The pump refused the handshake (not enrolled, revoked, busy, pairing closed ...)."""
 
     def __init__(self, refusal: HandshakeRefusal) -> None:
         self.refusal = refusal
         wait = f"; retry after {refusal.retry_after_s} s" if refusal.retry_after_s else ""
-        super().__init__(f"the pump refused the connection: {refusal.reason.value}{wait}")
+        if refusal.reason is RefusalReason.BUSY:
+            text = f"the pump is busy{wait}"
+        else:
+            text = f"the pump refused the connection: {refusal.reason.value}{wait}"
+        super().__init__(text)
+
+    @property
+    def busy(self) -> bool:
+        return self.refusal.reason is RefusalReason.BUSY
 
 
 class OutcomeUnknown(Exception):
@@ -157,9 +183,17 @@ class ControllerLink:
         hello_clock: Callable[[], int] = time.time_ns,
         registry: TypeRegistry | None = None,
         request_prefix: str | None = None,
+        credential: Credential | None = None,
+        emergency: bool = False,
     ) -> None:
+        """`credential`: this programmer's, sent inside every first handshake message
+        (it renews an expired clinician enrolment). `emergency`: this key is not
+        enrolled; open emergency sessions with the credential instead."""
         self.channel = channel
         self.static = static
+        self.credential = credential
+        self.mode = MODE_CREDENTIAL if emergency else MODE_SESSION
+        self._admission: bytes | None = None
         self.pump_public_key = pump_public_key
         self.serial = serial
         self.retry = retry or RetryPolicy()
@@ -184,7 +218,7 @@ class ControllerLink:
         payload = self.registry.encode(Call(rid, body))
         for _ in range(self.retry.attempts):
             try:
-                session = self.session or self._handshake(MODE_SESSION, None, None, "")
+                session = self.session or self._handshake(self.mode, None, "")
                 self.transmissions += 1
                 self.channel.send(encode_frame(session.cipher.seal(payload)))
                 reply = self._await_reply(session, rid)
@@ -225,36 +259,41 @@ class ControllerLink:
 
     def connect(self) -> HandshakeWelcome:
         """Open a session now (normally `call` does this when needed)."""
-        return self._handshake(MODE_SESSION, None, None, "").welcome
+        return self._handshake(self.mode, None, "").welcome
 
-    def pair(self, secret: DeviceSecret, role: Role, label: str) -> HandshakeWelcome:
-        """Enrol this controller's key with the pump's device secret (pairing window open)."""
-        return self._handshake(MODE_ENROL, secret.psk(self.serial), role, label).welcome
+    def pair(self, secret: DeviceSecret, label: str) -> HandshakeWelcome:
+        """Pair this controller's key with the pump's device secret (pairing window
+        open). With a clinician credential it is enrolled as a clinician; without one,
+        as a patient controller, and only if a clinician session opened the window."""
+        return self._handshake(MODE_ENROL, secret.psk(self.serial), label).welcome
 
-    def _handshake(
-        self, mode: int, psk: bytes | None, role: Role | None, label: str
-    ) -> _ClientSession:
+    def _handshake(self, mode: int, psk: bytes | None, label: str) -> _ClientSession:
         self.session = None
+        busy: int | bool | None = False
         for _ in range(self.retry.handshake_attempts):
             try:
-                session = self._one_handshake(mode, psk, role, label)
+                session = self._one_handshake(mode, psk, label)
             except LinkDown:
                 _reconnect(self.channel)
                 continue
             except HandshakeRefused as refused:
                 wait = refused.refusal.retry_after_s
-                if (
-                    refused.refusal.reason is RefusalReason.BUSY
-                    and wait is not None
-                    and wait <= self.retry.max_busy_wait
-                ):
+                if refused.busy and wait is not None and wait <= self.retry.max_busy_wait:
+                    busy = wait
                     self._idle(float(wait))
                     continue
                 raise
             if session is not None:
                 self.session = session
                 return session
+        if busy is not False:
+            raise PumpBusy(busy if isinstance(busy, int) else None)
         raise LinkUnavailable("no handshake answer from the pump")
+
+    def _admission_tag(self, cookie: bytes, message1: bytes) -> bytes:
+        if self._admission is None:
+            self._admission = admission_key(self.static, self.pump_public_key, self.serial)
+        return admission_tag(self._admission, cookie, message1)
 
     def _idle(self, seconds: float) -> None:
         try:
@@ -263,19 +302,18 @@ class ControllerLink:
         except LinkDown:
             _reconnect(self.channel)
 
-    def _one_handshake(
-        self, mode: int, psk: bytes | None, role: Role | None, label: str
-    ) -> _ClientSession | None:
+    def _one_handshake(self, mode: int, psk: bytes | None, label: str) -> _ClientSession | None:
         """One handshake with one ephemeral key: message 1 (re)sent until answered."""
         self.handshakes += 1
         initiator = Initiator(
             self.static, self.pump_public_key, prologue(self.serial), psk, self.entropy
         )
-        hello = HandshakeHello(self.hello_clock(), role, label)
-        message1 = initiator.write_message_1(self.registry.encode(hello))
+        hello = HandshakeHello(self.hello_clock(), label, self.credential)
+        message1 = initiator.write_message_1(pad(self.registry.encode(hello), HELLO_PAD))
         cookie = bytes(COOKIE_LEN)
         for attempt in range(self.retry.handshake_attempts):
-            payload = bytes([mode]) + cookie + message1
+            tag = self._admission_tag(cookie, message1)
+            payload = bytes([mode]) + cookie + tag + message1
             self.channel.send(encode_frame(Frame(FrameType.HANDSHAKE_INIT, attempt, payload)))
             for _ in range(self.retry.stray_frames):
                 data = self.channel.receive(self.retry.timeout)
@@ -296,10 +334,10 @@ class ControllerLink:
                     continue
                 if frame.type is FrameType.HANDSHAKE_RESPONSE:
                     try:
-                        welcome_bytes, keys = initiator.read_message_2(frame.payload)
+                        padded, keys = initiator.read_message_2(frame.payload)
                     except HandshakeFailure:
                         continue  # not for this handshake (or forged): keep waiting
-                    decoded = self.registry.decode(welcome_bytes, HandshakeWelcome)
+                    decoded = self.registry.decode(unpad(padded) or b"", HandshakeWelcome)
                     if not isinstance(decoded, Decoded):
                         continue
                     welcome: HandshakeWelcome = decoded.value

@@ -10,9 +10,21 @@ incoming handshake, three checks run, each a hash or a table lookup:
    blind or spoofed flood never gets past this.
 2. **Seen ephemerals**: a message 1 whose ephemeral key was already used is a replay.
    (An identical retransmission is answered from a cache, also without new work.)
-3. **Token bucket**: at most `burst` handshakes at once, refilled at `rate` per second
+3. **Token buckets**: at most `burst` handshakes at once, refilled at `rate` per second
    of pump time. Past it, the pump refuses "busy, retry after N s" at no DH cost, so
    even an attacker who can receive cookies gets at most `rate` handshakes per second.
+
+One shared bucket would let that attacker spend everyone's budget (a stranger at 20
+handshakes a second would lock the clinician out of Stop). So every enrolled
+controller has its **own reserved bucket**, and proves it may use it before any DH: its
+message 1 carries an **admission tag**, an HMAC over the cookie and the message under a
+key both sides derive from DH(controller static, pump static) (`admission_key`). The
+pump knows that key for each enrolled controller (computed once per enrolment) and
+finds the matching one with at most `MAX_CONTROLLERS` HMACs; the tag reveals nothing
+to an eavesdropper (it is keyed), cannot be made without one of the two static private
+keys, and is bound to this message and cookie, so it cannot be moved to another
+handshake. Everything without a valid tag (strangers, pairing, emergency access) shares
+the general bucket.
 """
 
 from __future__ import annotations
@@ -24,17 +36,43 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from thecal.link.keys import Entropy
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["COOKIE_EPOCH", "COOKIE_LEN", "HandshakeGuard", "TokenBucket"]
+from thecal.link.keys import Entropy, StaticKey, public_key_object
+
+__all__ = [
+    "ADMISSION_LEN",
+    "COOKIE_EPOCH",
+    "COOKIE_LEN",
+    "HandshakeGuard",
+    "TokenBucket",
+    "admission_key",
+    "admission_tag",
+]
 
 COOKIE_LEN = 16
+ADMISSION_LEN = 16
 COOKIE_EPOCH = timedelta(minutes=2)
 _ORIGIN = datetime(2000, 1, 1)
 
 
 def _seconds(moment: datetime) -> float:
     return (moment.replace(tzinfo=None) - _ORIGIN).total_seconds()
+
+
+def admission_key(own: StaticKey, peer_public: bytes, serial: str) -> bytes:
+    """The key a controller and its pump share for admission tags (one X25519 each side:
+    the same DH as Noise's ``ss``, but a separate key, so the two uses never mix)."""
+    shared = own.private.exchange(public_key_object(peer_public))
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"thecal admission v1", info=serial.encode()
+    ).derive(shared)
+
+
+def admission_tag(key: bytes, cookie: bytes, message1: bytes) -> bytes:
+    """The tag an enrolled controller puts before its message 1."""
+    return hmac.new(key, cookie + message1, hashlib.sha256).digest()[:ADMISSION_LEN]
 
 
 @dataclass
@@ -75,12 +113,30 @@ class HandshakeGuard:
         rate: float = 0.2,
         remember: int = 1024,
         entropy: Entropy = os.urandom,
+        *,
+        reserved_burst: int = 8,
+        reserved_rate: float = 0.2,
     ) -> None:
         self._master = entropy(32)
         self.bucket = TokenBucket(float(burst), rate)
+        self._reserved: dict[str, TokenBucket] = {}
+        self._reserved_shape = (float(reserved_burst), reserved_rate)
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._remember = remember
         self.cookies_issued = 0
+
+    def bucket_for(self, admitted: str | None) -> TokenBucket:
+        """The general bucket, or the reserved one of the enrolled controller `admitted`."""
+        if admitted is None:
+            return self.bucket
+        bucket = self._reserved.get(admitted)
+        if bucket is None:
+            bucket = self._reserved[admitted] = TokenBucket(*self._reserved_shape)
+        return bucket
+
+    def forget(self, key: str) -> None:
+        """Drop a controller's reserved bucket (it was revoked)."""
+        self._reserved.pop(key, None)
 
     def _epoch_key(self, epoch: int) -> bytes:
         return hmac.new(self._master, epoch.to_bytes(8, "big", signed=True), "sha256").digest()

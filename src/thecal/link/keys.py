@@ -12,22 +12,29 @@ mistyped card does not spend one of the pump's bounded pairing attempts.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "DEVICE_SECRET_BITS",
+    "SCRYPT_N",
     "DeviceSecret",
     "Entropy",
     "StaticKey",
     "key_id",
+    "key_is_encrypted",
+    "load_private_key",
     "parse_public_key",
+    "protect_private_key",
 ]
 
 Entropy = Callable[[int], bytes]
@@ -37,6 +44,83 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32: no I, L, O,
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)} | {"O": 0, "I": 1, "L": 1}
 DEVICE_SECRET_BITS = 120
 _DATA_CHARS = DEVICE_SECRET_BITS // 5
+
+
+SCRYPT_N = 2**15
+SCRYPT_R = 8
+SCRYPT_P = 1
+"""scrypt cost for a passphrase protecting a private key: 32 MiB of memory and about a
+tenth of a second per attempt, so guessing a stolen file's passphrase is slow."""
+_PROTECTED_FORMAT = "thecal.protected-key/1"
+
+
+def _stretch(passphrase: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase).hex().encode()
+
+
+def protect_private_key(private: PrivateKeyTypes, passphrase: bytes | None) -> bytes:
+    """`private` for a file at rest. With a passphrase: the passphrase is stretched with
+    scrypt (`SCRYPT_N`, `SCRYPT_R`, `SCRYPT_P`, random salt) and the result encrypts the
+    key as PKCS#8 (`cryptography`'s BestAvailableEncryption: PBES2, AES-256-CBC); the
+    file is JSON with the scrypt parameters, salt and PEM. Without (None): plain
+    PKCS#8 PEM (throw-away keys only)."""
+    if passphrase is None:
+        return private.private_bytes(
+            Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    if not passphrase:
+        raise ValueError("passphrase: an empty passphrase protects nothing")
+    salt = os.urandom(16)
+    pem = private.private_bytes(
+        Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(
+            _stretch(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+        ),
+    )
+    envelope = {
+        "format": _PROTECTED_FORMAT,
+        "kdf": "scrypt",
+        "n": SCRYPT_N,
+        "r": SCRYPT_R,
+        "p": SCRYPT_P,
+        "salt": salt.hex(),
+        "pem": pem.decode("ascii"),
+    }
+    return (json.dumps(envelope, indent=1) + "\n").encode()
+
+
+def key_is_encrypted(data: bytes) -> bool:
+    """Whether a stored private key needs a passphrase."""
+    return data.lstrip().startswith(b"{")
+
+
+def load_private_key(data: bytes, passphrase: bytes | None, what: str) -> PrivateKeyTypes:
+    """A private key from what `protect_private_key` wrote; `ValueError` naming `what`
+    for a missing or wrong passphrase, or a file that is not a key."""
+    if not key_is_encrypted(data):
+        try:
+            return serialization.load_pem_private_key(data, None)
+        except (ValueError, TypeError):
+            raise ValueError(f"{what}: not a private key file") from None
+    if passphrase is None:
+        raise ValueError(f"{what}: protected by a passphrase, and none was given")
+    try:
+        envelope = json.loads(data)
+        if envelope.get("format") != _PROTECTED_FORMAT or envelope.get("kdf") != "scrypt":
+            raise ValueError
+        n, r, p = int(envelope["n"]), int(envelope["r"]), int(envelope["p"])
+        # bounded, so a doctored file cannot make loading take gigabytes
+        if not (2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 16 and 1 <= p <= 4):
+            raise ValueError
+        salt = bytes.fromhex(envelope["salt"])
+        pem = str(envelope["pem"]).encode("ascii")
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeEncodeError):
+        raise ValueError(f"{what}: not a protected key file") from None
+    try:
+        return serialization.load_pem_private_key(pem, _stretch(passphrase, salt, n, r, p))
+    except (ValueError, TypeError):
+        raise ValueError(f"{what}: wrong passphrase") from None
 
 
 def key_id(public_key: bytes) -> str:
@@ -80,6 +164,19 @@ class StaticKey:
 
     def to_hex(self) -> str:
         return self.private_bytes.hex()
+
+    def to_pem(self, passphrase: bytes | None) -> bytes:
+        """PKCS#8 PEM, encrypted under `passphrase` unless it is None."""
+        return protect_private_key(self.private, passphrase)
+
+    @classmethod
+    def from_pem(cls, data: bytes, passphrase: bytes | None) -> StaticKey:
+        """`ValueError` for a wrong passphrase or a file that is not an X25519 key."""
+        private = load_private_key(data, passphrase, "key file")
+        if not isinstance(private, X25519PrivateKey):
+            raise ValueError("key file: not an X25519 key")
+        return cls(private.private_bytes(Encoding.Raw, serialization.PrivateFormat.Raw,
+                                         serialization.NoEncryption()))  # fmt: skip
 
     @property
     def private(self) -> X25519PrivateKey:

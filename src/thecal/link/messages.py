@@ -1,5 +1,6 @@
 """What travels inside frames: handshake payloads, calls and replies, and the link's
-own commands (enrol, revoke, list controllers).
+own commands (enrol, revoke, list controllers, open the pairing window, trust an
+authority, read the security log).
 
 Pump commands and responses are the pump's contract (`thecal.pump.commands`); the link
 wraps them in a `Call` carrying the sender's request id and answers with a `Reply`.
@@ -15,13 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from thecal.link.authority import Credential
 from thecal.link.codec import TypeRegistry
+from thecal.link.events import SecurityEventKind
 from thecal.pump import commands as pump_commands
 from thecal.pump.commands import Accepted, Command, Rejected, Role
 from thecal.therapy import prescription, quantities
 
 __all__ = [
+    "MAX_DIGEST_EVENTS",
     "REQUEST_ID",
+    "AuthorityInfo",
     "Call",
     "ControllerInfo",
     "ControllerList",
@@ -29,21 +34,38 @@ __all__ = [
     "HandshakeHello",
     "HandshakeRefusal",
     "HandshakeWelcome",
+    "KindCount",
     "LinkCommand",
     "ListControllers",
+    "OpenPairing",
     "PumpIdentity",
+    "ReadSecurityLog",
     "RefusalReason",
+    "RemoveAuthority",
     "Reply",
     "RevokeController",
+    "SecurityDigest",
+    "SecurityEventInfo",
+    "TrustAuthority",
     "wire_registry",
 ]
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+MAX_DIGEST_EVENTS = 32
+"""Security-log records in one `SecurityDigest` (it must fit one frame)."""
+
+
 @dataclass(frozen=True)
 class PumpIdentity:
-    """The pump's plaintext answer to IDENTIFY (nothing secret: what is on the card)."""
+    """The pump's plaintext answer to IDENTIFY.
+
+    Anyone in radio range may ask, so outside the pairing window the pump says only
+    that it speaks this protocol (serial, model and key empty, `pairing_open` false): it
+    cannot be told apart from another thecal pump, or tracked by its serial. While the
+    window is open (someone is pairing at the patient's side) it gives what is on the
+    implant card except the device secret: serial, model and public key."""
 
     serial: str
     model: str
@@ -51,18 +73,24 @@ class PumpIdentity:
     protocol: int
     pairing_open: bool
 
+    @property
+    def identified(self) -> bool:
+        return bool(self.public_key)
+
 
 @dataclass(frozen=True)
 class HandshakeHello:
     """Payload of handshake message 1 (encrypted).
 
-    `timestamp` must grow with every handshake of the same controller (replay guard);
-    `role` and `label` are read only when pairing with the device secret.
+    `timestamp` must grow with every handshake of the same controller (replay guard).
+    `credential`: the authority's statement that this key may act as a clinician (or
+    emergency programmer); a role is never claimed, only proven. `label` names a
+    controller paired with the device secret.
     """
 
     timestamp: int
-    role: Role | None = None
     label: str = ""
+    credential: Credential | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,8 @@ class HandshakeWelcome:
     serial: str
     idle_timeout_s: int
     pump_time: datetime
+    expires_at: datetime | None = None
+    """When this controller's enrolment (or emergency credential) ends, pump time."""
 
 
 class RefusalReason(StrEnum):
@@ -83,6 +113,9 @@ class RefusalReason(StrEnum):
     FAILED = "failed"
     UNKNOWN_CONTROLLER = "unknown_controller"
     REVOKED = "revoked"
+    EXPIRED = "expired"
+    CREDENTIAL = "credential_refused"
+    NEEDS_CLINICIAN_WINDOW = "needs_clinician_window"
     PAIRING_CLOSED = "pairing_closed"
     PAIRING_LOCKED = "pairing_locked"
     WRONG_SECRET = "wrong_secret"
@@ -99,11 +132,14 @@ class HandshakeRefusal:
 
 @dataclass(frozen=True)
 class EnrolController:
-    """A clinician enrols another programmer or a patient controller by its public key."""
+    """A clinician enrols another programmer or a patient controller by its public key
+    (this is also the only way a revoked key is ever admitted again). `expires_at`: when
+    the enrolment ends (pump time; None: until revoked)."""
 
     public_key: bytes
     role: Role
     label: str
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +151,41 @@ class RevokeController:
 
 @dataclass(frozen=True)
 class ListControllers:
-    """Who is enrolled, and who has been revoked."""
+    """Who is enrolled, who has been revoked, and which authorities are trusted."""
+
+
+@dataclass(frozen=True)
+class OpenPairing:
+    """Open the device-secret pairing window for `seconds` (pump time) from this
+    clinician session: the only kind of window in which the card alone pairs a patient
+    controller (one, then the window closes)."""
+
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.seconds <= 24 * 3600:
+            raise ValueError("the pairing window lasts 1 s to 24 h")
+
+
+@dataclass(frozen=True)
+class TrustAuthority:
+    """Install an authority key (e.g. the patient moves to another clinic)."""
+
+    public_key: bytes
+    label: str
+    roles: frozenset[Role]
+
+
+@dataclass(frozen=True)
+class RemoveAuthority:
+    key_id: str
+
+
+@dataclass(frozen=True)
+class ReadSecurityLog:
+    """The pump's notable security records with a sequence number above `since`."""
+
+    since: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,16 +195,75 @@ class ControllerInfo:
     label: str
     enrolled_at: datetime
     enrolled_by: str
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuthorityInfo:
+    key_id: str
+    label: str
+    roles: tuple[Role, ...]
+    installed_at: datetime
+    installed_by: str
 
 
 @dataclass(frozen=True)
 class ControllerList:
     controllers: tuple[ControllerInfo, ...]
     revoked: tuple[str, ...]
+    authorities: tuple[AuthorityInfo, ...] = ()
 
 
-LinkCommand = EnrolController | RevokeController | ListControllers
-LINK_COMMANDS = (EnrolController, RevokeController, ListControllers)
+@dataclass(frozen=True)
+class SecurityEventInfo:
+    """One record of the pump's security log (see `thecal.link.events.LoggedEvent`)."""
+
+    seq: int
+    kind: SecurityEventKind
+    at: datetime
+    detail: str
+    key_id: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: SecurityEventKind
+    count: int
+
+
+@dataclass(frozen=True)
+class SecurityDigest:
+    """What the clinic learns about the link with an interrogation: notable records
+    (at most `MAX_DIGEST_EVENTS`; `more` when later ones wait for the next page), the
+    lifetime count of every kind, and the head of the log's hash chain (sequence and
+    hash of the last record), so a history rewritten later would not match."""
+
+    events: tuple[SecurityEventInfo, ...]
+    counts: tuple[KindCount, ...]
+    head_seq: int
+    head_hash: str
+    more: bool
+
+
+LinkCommand = (
+    EnrolController
+    | RevokeController
+    | ListControllers
+    | OpenPairing
+    | TrustAuthority
+    | RemoveAuthority
+    | ReadSecurityLog
+)
+LINK_COMMANDS = (
+    EnrolController,
+    RevokeController,
+    ListControllers,
+    OpenPairing,
+    TrustAuthority,
+    RemoveAuthority,
+    ReadSecurityLog,
+)
 
 
 @dataclass(frozen=True)
@@ -186,6 +315,8 @@ def wire_registry() -> TypeRegistry:
     registry.register(*_dataclasses_of(pump_commands))
     registry.register(*_pump_wire_types())
     registry.register(
+        Credential,
+        SecurityEventKind,
         PumpIdentity,
         HandshakeHello,
         HandshakeWelcome,
@@ -196,6 +327,14 @@ def wire_registry() -> TypeRegistry:
         ListControllers,
         ControllerInfo,
         ControllerList,
+        OpenPairing,
+        TrustAuthority,
+        RemoveAuthority,
+        ReadSecurityLog,
+        AuthorityInfo,
+        SecurityEventInfo,
+        KindCount,
+        SecurityDigest,
         Call,
         Reply,
     )

@@ -1,5 +1,6 @@
-"""What the pump's link remembers across restarts: its identity, who may talk to it,
-pairing attempts, and the answers it gave.
+"""What the pump's link remembers across restarts: its identity, the authorities it
+trusts, who may talk to it (and until when), who was revoked, pairing attempts, and
+the answers it gave.
 
 `PumpLinkState` is plain data with `to_dict` / `from_dict` (JSON-ready) so the served
 pump can keep it in its state directory next to the twin's snapshot. The private key
@@ -14,10 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from thecal.link.authority import TrustedAuthority
 from thecal.link.keys import DeviceSecret, Entropy, StaticKey, key_id
 from thecal.pump.commands import Role
 
 __all__ = [
+    "MAGNET",
+    "MAX_AUTHORITIES",
     "MAX_CONTROLLERS",
     "PAIRING_ATTEMPTS",
     "PAIRING_LOCKOUT",
@@ -28,6 +32,10 @@ __all__ = [
 ]
 
 MAX_CONTROLLERS = 16
+MAX_AUTHORITIES = 4
+MAGNET = "magnet"
+"""Who opened a pairing window by the physical action (magnet or programming head) rather
+than from a clinician session: such a window admits only a programmer with a credential."""
 PAIRING_ATTEMPTS = 5
 """Wrong device secrets tolerated before pairing locks."""
 PAIRING_LOCKOUT = timedelta(minutes=15)
@@ -42,10 +50,16 @@ class EnrolledController:
     label: str
     enrolled_at: datetime
     enrolled_by: str  # "device secret" or the key id of the enrolling clinician
+    expires_at: datetime | None = None
+    """After this (pump time) the enrolment no longer admits the key, until a clinician
+    renews it (a clinician programmer renews its own by presenting a newer credential)."""
 
     @property
     def key_id(self) -> str:
         return key_id(self.public_key)
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 @dataclass
@@ -56,9 +70,18 @@ class PairingState:
     failures: int = 0
     lockouts: int = 0
     locked_until: datetime | None = None
+    opened_by: str = MAGNET
+    """`MAGNET`, or the key id of the clinician whose session opened the window (only such
+    a window lets the card secret alone pair a patient controller)."""
 
     def is_open(self, now: datetime) -> bool:
         return self.open_until is not None and now < self.open_until
+
+    def open_for_patients(self, now: datetime) -> bool:
+        return self.is_open(now) and self.opened_by != MAGNET
+
+    def close(self) -> None:
+        self.open_until = None
 
     def locked(self, now: datetime) -> datetime | None:
         if self.locked_until is not None and now < self.locked_until:
@@ -87,17 +110,35 @@ class PumpLinkState:
     device_secret: DeviceSecret
     controllers: dict[str, EnrolledController] = field(default_factory=dict)
     revoked: dict[str, datetime] = field(default_factory=dict)
+    authorities: dict[str, TrustedAuthority] = field(default_factory=dict)
     pairing: PairingState = field(default_factory=PairingState)
     last_hello: dict[str, int] = field(default_factory=dict)
     # key id -> request id -> (body digest, encoded Reply)
     responses: dict[str, OrderedDict[str, tuple[str, bytes]]] = field(default_factory=dict)
 
     @classmethod
-    def new(cls, serial: str, model: str, entropy: Entropy | None = None) -> PumpLinkState:
-        """A factory-fresh pump: new static key, new device secret, nobody enrolled."""
+    def new(
+        cls,
+        serial: str,
+        model: str,
+        entropy: Entropy | None = None,
+        authorities: tuple[TrustedAuthority, ...] = (),
+    ) -> PumpLinkState:
+        """A factory-fresh pump: new static key, new device secret, nobody enrolled, the
+        `authorities` installed at manufacture or implant trusted."""
         if entropy is None:
-            return cls(serial, model, StaticKey.generate(), DeviceSecret.generate())
-        return cls(serial, model, StaticKey.generate(entropy), DeviceSecret.generate(entropy))
+            state = cls(serial, model, StaticKey.generate(), DeviceSecret.generate())
+        else:
+            state = cls(serial, model, StaticKey.generate(entropy), DeviceSecret.generate(entropy))
+        for authority in authorities:
+            state.trust(authority)
+        return state
+
+    def trust(self, authority: TrustedAuthority) -> None:
+        """Install (or replace) a trusted authority; `ValueError` past `MAX_AUTHORITIES`."""
+        if authority.key_id not in self.authorities and len(self.authorities) >= MAX_AUTHORITIES:
+            raise ValueError(f"at most {MAX_AUTHORITIES} authorities; remove one first")
+        self.authorities[authority.key_id] = authority
 
     def remember_response(self, key: str, request_id: str, digest: str, reply: bytes) -> None:
         cache = self.responses.setdefault(key, OrderedDict())
@@ -110,7 +151,7 @@ class PumpLinkState:
             return moment.isoformat() if moment is not None else None
 
         return {
-            "format": 1,
+            "format": 2,
             "serial": self.serial,
             "model": self.model,
             "static_key": self.static.to_hex(),
@@ -122,12 +163,15 @@ class PumpLinkState:
                     "label": c.label,
                     "enrolled_at": c.enrolled_at.isoformat(),
                     "enrolled_by": c.enrolled_by,
+                    "expires_at": when(c.expires_at),
                 }
                 for c in self.controllers.values()
             ],
             "revoked": {k: v.isoformat() for k, v in self.revoked.items()},
+            "authorities": [a.to_dict() for a in self.authorities.values()],
             "pairing": {
                 "open_until": when(self.pairing.open_until),
+                "opened_by": self.pairing.opened_by,
                 "failures": self.pairing.failures,
                 "lockouts": self.pairing.lockouts,
                 "locked_until": when(self.pairing.locked_until),
@@ -141,8 +185,9 @@ class PumpLinkState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PumpLinkState:
-        if data.get("format") != 1:
-            raise ValueError("link state: unknown format; accepted: format 1")
+        # format 1 (before authorities and expiry) reads as a pump that trusts no authority
+        if data.get("format") not in (1, 2):
+            raise ValueError("link state: unknown format; accepted: formats 1 and 2")
 
         def when(text: str | None) -> datetime | None:
             return datetime.fromisoformat(text) if text else None
@@ -155,6 +200,7 @@ class PumpLinkState:
                 raw["label"],
                 datetime.fromisoformat(raw["enrolled_at"]),
                 raw["enrolled_by"],
+                when(raw.get("expires_at")),
             )
             controllers[entry.key_id] = entry
         pairing = data["pairing"]
@@ -170,11 +216,16 @@ class PumpLinkState:
             device_secret=DeviceSecret.parse(data["device_secret"]),
             controllers=controllers,
             revoked={k: datetime.fromisoformat(v) for k, v in data["revoked"].items()},
+            authorities={
+                a.key_id: a
+                for a in (TrustedAuthority.from_dict(raw) for raw in data.get("authorities", []))
+            },
             pairing=PairingState(
                 when(pairing["open_until"]),
                 int(pairing["failures"]),
                 int(pairing["lockouts"]),
                 when(pairing["locked_until"]),
+                str(pairing.get("opened_by", MAGNET)),
             ),
             last_hello={k: int(v) for k, v in data["last_hello"].items()},
             responses=responses,

@@ -7,7 +7,9 @@ over TCP. State directory layout::
 
     state.json      twin snapshot + link state + wall-clock anchor (owner-only)
     card.txt        the implant card: serial, model, device secret, pump public key
-    security.jsonl  the security log, one JSON object per line
+    security.jsonl  the security log, hash-chained JSON lines, rotated into
+                    security.1.jsonl … (at most 5 MiB in all: `thecal.link.security_file`)
+    serving.lock    held (flock) by the process serving the directory: one at a time
 
 A restarted server restores the twin and advances it by the wall-clock time it was
 down (scaled by the speed): the implanted pump kept running while its simulator slept.
@@ -28,12 +30,21 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from thecal.link.events import SecurityEvent, SecurityEventKind, SecurityLog
+from thecal.link.authority import TrustedAuthority
+from thecal.link.events import SecurityEventKind, SecurityLog
 from thecal.link.frame import Frame, FrameError
-from thecal.link.pump_endpoint import PumpEndpoint
+from thecal.link.pump_endpoint import Handled, PumpEndpoint
 from thecal.link.pump_state import PumpLinkState
-from thecal.link.storage import atomic_write_bytes, atomic_write_json, private_directory, read_json
-from thecal.link.transports.tcp import TcpPumpServer
+from thecal.link.security_file import SecurityLogFile
+from thecal.link.storage import (
+    DirectoryLock,
+    atomic_write_bytes,
+    atomic_write_json,
+    private_directory,
+    read_json,
+    remove_partial_writes,
+)
+from thecal.link.transports.tcp import ConnectionLimits, TcpPumpServer
 from thecal.pump import PumpTwin
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import Concentration, Volume
@@ -50,7 +61,6 @@ __all__ = [
 
 STATE_FILE = "state.json"
 CARD_FILE = "card.txt"
-LOG_FILE = "security.jsonl"
 SYRINGE_SOCKET = "syringe.sock"
 SYRINGE_READING = Volume(Fraction(1, 100))
 """A syringe is read to 0.01 mL (truncated: the reading never exceeds what came out)."""
@@ -102,21 +112,20 @@ class ServedPump:
         link_state: PumpLinkState,
         clock: WallClock,
         first_start: bool,
+        lock: DirectoryLock | None = None,
     ) -> None:
         self.directory = private_directory(directory)
+        self.directory_lock = lock or DirectoryLock(self.directory)
         self.twin = twin
         self.clock = clock
         self.first_start = first_start
         self.lock = threading.Lock()
-        descriptor = os.open(
-            self.directory / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
-        )
-        self._log_file = os.fdopen(descriptor, "a", encoding="utf-8")
+        self._log_file = SecurityLogFile(self.directory)
         self.endpoint = PumpEndpoint(
             link_state,
             twin,
             lambda: self.twin.now,
-            log=SecurityLog(sink=self._write_event),
+            log=SecurityLog(sink=self._log_file.append, head=self._log_file.head()),
             persist=self.save,
         )
         self.server: TcpPumpServer | None = None
@@ -133,13 +142,38 @@ class ServedPump:
         speed: float = 1.0,
         wall: Callable[[], float] = time.time,
         clock: WallClock | None = None,
+        authorities: tuple[TrustedAuthority, ...] = (),
     ) -> ServedPump:
         """Restore from `directory`, or implant from `implant` if it holds no pump yet.
-        `ValueError` when there is neither.
+        `ValueError` when there is neither. `authorities` are installed at the first
+        start only (the implant); later, a clinician session installs them.
 
         A restored twin catches up on the time it was down. Without `clock` it runs on
         its own mapping from now (`speed`, `wall`); with `clock` (the demo shares one with
-        its clinic, so both show the same time) it catches up to that clock and runs on it."""
+        its clinic, so both show the same time) it catches up to that clock and runs on it.
+
+        The directory is locked for as long as the pump is served (until `stop`):
+        `DirectoryBusy` (a `ValueError`) when another process serves it. Temporary files
+        left by a write that a kill interrupted are deleted first."""
+        lock = DirectoryLock(directory)
+        try:
+            return cls._open_locked(directory, implant, speed, wall, clock, lock, authorities)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(
+        cls,
+        directory: Path,
+        implant: ImplantSpec | None,
+        speed: float,
+        wall: Callable[[], float],
+        clock: WallClock | None,
+        lock: DirectoryLock,
+        authorities: tuple[TrustedAuthority, ...],
+    ) -> ServedPump:
+        remove_partial_writes(directory)
         state_file = directory / STATE_FILE
         if state_file.exists():
             data = read_json(state_file)
@@ -154,7 +188,7 @@ class ServedPump:
             if caught_up > twin.now:
                 twin.advance(caught_up)
             clock = clock or WallClock(twin.now, wall(), speed, wall)
-            return cls(directory, twin, link_state, clock, first_start=False)
+            return cls(directory, twin, link_state, clock, first_start=False, lock=lock)
         if implant is None:
             raise ValueError(
                 f"{directory} holds no pump yet: give the implant details "
@@ -172,9 +206,9 @@ class ServedPump:
             prescription=implant.prescription,
             battery_charge=implant.battery_charge,
         )
-        link_state = PumpLinkState.new(implant.serial, implant.model)
+        link_state = PumpLinkState.new(implant.serial, implant.model, authorities=authorities)
         served = cls(directory, twin, link_state, clock or WallClock(twin.now, wall(), speed, wall),
-                     first_start=True)  # fmt: skip
+                     first_start=True, lock=lock)  # fmt: skip
         served.save()
         served.write_card()
         return served
@@ -208,10 +242,6 @@ class ServedPump:
     def write_card(self) -> None:
         atomic_write_bytes(self.directory / CARD_FILE, self.card_text().encode())
 
-    def _write_event(self, event: SecurityEvent) -> None:
-        self._log_file.write(json.dumps(event.as_dict()) + "\n")
-        self._log_file.flush()
-
     # -- running ----------------------------------------------------------------------
 
     def sync(self) -> None:
@@ -225,18 +255,35 @@ class ServedPump:
             self.sync()
             self.endpoint.open_pairing(duration)
 
-    def _handle(self, frame: Frame) -> list[Frame]:
-        self.sync()
-        return self.endpoint.receive_frame(frame)
+    # The `FrameService` the TCP server calls, with `self.lock` held.
 
-    def _reject(self, error: FrameError) -> None:
+    def handle(self, frame: Frame) -> Handled:
+        self.sync()
+        return self.endpoint.handle_frame(frame)
+
+    def reject(self, error: FrameError) -> None:
         self.sync()
         self.endpoint.reject_malformed(error)
 
-    def listen(self, host: str, port: int) -> tuple[str, int]:
-        self.server = TcpPumpServer(self._handle, self._reject, host, port, lock=self.lock)
-        self.server.start()
-        return self.server.address
+    def busy(self, retry_after_s: int) -> Frame:
+        return self.endpoint.busy_frame(retry_after_s)
+
+    def note(self, kind: SecurityEventKind, detail: str) -> None:
+        self.sync()
+        self.endpoint.note(kind, detail)
+
+    def listen(
+        self, host: str, port: int, limits: ConnectionLimits | None = None
+    ) -> tuple[str, int]:
+        """Bind `host:port` (`OSError` if taken) and serve the link there."""
+        return self.serve_on(TcpPumpServer(host, port, lock=self.lock, limits=limits))
+
+    def serve_on(self, server: TcpPumpServer) -> tuple[str, int]:
+        """Serve the link on a server already bound (not yet started)."""
+        server.lock = self.lock  # one frame at a time, also against the syringe and clock
+        self.server = server
+        server.start(self)
+        return server.address
 
     # -- the refill septum (physical access, not telemetry) -------------------------
 
@@ -330,6 +377,7 @@ class ServedPump:
             self.sync()
             self.save()
         self._log_file.close()
+        self.directory_lock.release()
 
     def pairing_open(self) -> bool:
         return self.endpoint.state.pairing.is_open(self.twin.now)

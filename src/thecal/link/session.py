@@ -10,6 +10,12 @@ A radio link delivers out of order and twice, so the receiver keeps a sliding wi
 (as DTLS and WireGuard do): a counter already seen, or older than the window, is a
 replay and is rejected without being acted on. The window is updated only after a frame
 authenticates, so forged frames cannot move it.
+
+Lengths would tell an eavesdropper what is said (a patient's bolus request is shorter
+than a clinician's stop), so every plaintext is **padded** before encryption (`pad`:
+one 0x80 byte, then zeros) to the smallest of `PAD_MINIMUM` × 2^k bytes that holds it:
+every ordinary command and answer of every role is exactly `PAD_MINIMUM` bytes; only
+bulk transfers (a prescription, an interrogation) are longer.
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ from thecal.link.noise import TAG_LEN, TransportKeys, aead_nonce
 
 __all__ = [
     "MAX_MESSAGES",
+    "MAX_PLAINTEXT",
+    "PAD_MINIMUM",
     "REPLAY_WINDOW",
     "SESSION_ID_LEN",
     "OpenFailure",
     "Opened",
     "ReplayWindow",
     "SessionCipher",
+    "pad",
+    "padded_size",
+    "unpad",
 ]
 
 REPLAY_WINDOW = 64
@@ -38,6 +49,34 @@ SESSION_ID_LEN = 8
 MAX_MESSAGES = 2**32
 """A session is retired (a new handshake is needed) long before its counter could wrap."""
 MAX_PLAINTEXT = MAX_PAYLOAD - SESSION_ID_LEN - TAG_LEN
+PAD_MINIMUM = 1024
+_PAD_MARK = 0x80
+
+
+def padded_size(length: int, minimum: int = PAD_MINIMUM, maximum: int = MAX_PLAINTEXT) -> int:
+    """The padded size of a `length`-byte message: the smallest `minimum` × 2^k that holds
+    it and its pad mark, at most `maximum`; `ValueError` if even `maximum` is too small."""
+    needed = length + 1
+    if needed > maximum:
+        raise ValueError(f"message of {length} bytes exceeds {maximum - 1}")
+    size = minimum
+    while size < needed:
+        size *= 2
+    return min(size, maximum)
+
+
+def pad(data: bytes, minimum: int = PAD_MINIMUM, maximum: int = MAX_PLAINTEXT) -> bytes:
+    """`data`, a 0x80 byte, and zeros up to `padded_size`."""
+    size = padded_size(len(data), minimum, maximum)
+    return data + bytes([_PAD_MARK]) + bytes(size - len(data) - 1)
+
+
+def unpad(data: bytes) -> bytes | None:
+    """The message inside `pad`'s output, or None if `data` is not padded that way."""
+    end = len(data.rstrip(b"\x00"))
+    if end == 0 or data[end - 1] != _PAD_MARK:
+        return None
+    return data[: end - 1]
 
 
 class OpenFailure(StrEnum):
@@ -47,6 +86,7 @@ class OpenFailure(StrEnum):
     TOO_OLD = "too_old"
     FORGED = "forged"
     EXHAUSTED = "exhausted"
+    BAD_PADDING = "bad_padding"
 
 
 @dataclass(frozen=True)
@@ -102,12 +142,12 @@ class SessionCipher:
     def exhausted(self) -> bool:
         return self.next_send >= MAX_MESSAGES or self.window.highest >= MAX_MESSAGES
 
-    def seal(self, plaintext: bytes) -> Frame:
-        """The DATA frame carrying `plaintext` under the next counter."""
+    def seal(self, message: bytes) -> Frame:
+        """The DATA frame carrying `message` (padded, see the module) under the next
+        counter; `ValueError` if it cannot fit one frame."""
         if self.exhausted:
             raise RuntimeError("session exhausted: handshake again")
-        if len(plaintext) > MAX_PLAINTEXT:
-            raise ValueError(f"message of {len(plaintext)} bytes exceeds {MAX_PLAINTEXT}")
+        plaintext = pad(message)
         counter = self.next_send
         self.next_send += 1
         length = SESSION_ID_LEN + len(plaintext) + TAG_LEN
@@ -135,4 +175,7 @@ class SessionCipher:
         except InvalidTag:
             return OpenFailure.FORGED
         self.window.record(frame.sequence)
-        return Opened(frame.sequence, plaintext)
+        message = unpad(plaintext)
+        if message is None:  # authentic, so the peer is broken: refuse, but it was seen
+            return OpenFailure.BAD_PADDING
+        return Opened(frame.sequence, message)

@@ -9,9 +9,12 @@ retry budget, the entry remains, and `resolve_pending` resends it on the next co
 programmer always ends knowing whether a bolus was given or a prescription written.
 
 `pair_tcp` enrols this controller with a served pump using the device secret from the
-implant card, and `open_session` is how every later use begins: handshake, then the
-journal's unanswered requests are resolved before anything new is sent. The command
-line and the clinic's pump session page both use them, so both behave the same way.
+implant card (as a clinician when the controller holds a clinician credential, else as
+a patient controller), and `open_session` is how every later use begins: handshake,
+then the journal's unanswered requests are resolved before anything new is sent. The
+command line and the clinic's pump session page both use them, so both behave the same
+way. `emergency_session` is the emergency-room path: a programmer that is not enrolled
+shows its credential and may interrogate, stop or set the minimum rate.
 """
 
 from __future__ import annotations
@@ -22,12 +25,18 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from thecal.link.codec import Decoded
-from thecal.link.controller import ControllerLink, OutcomeUnknown, RetryPolicy, identify
+from thecal.link.controller import (
+    ControllerLink,
+    LinkUnavailable,
+    OutcomeUnknown,
+    RetryPolicy,
+    identify,
+)
 from thecal.link.keys import DeviceSecret, StaticKey
 from thecal.link.messages import Call, LinkCommand
 from thecal.link.transports.tcp import TcpChannel, parse_address
 from thecal.programmer.home import ControllerHome, PendingRequest, PumpPairing
-from thecal.pump.commands import Command, Response, Role
+from thecal.pump.commands import Command, Response
 
 __all__ = [
     "TCP_RETRY",
@@ -38,6 +47,7 @@ __all__ = [
     "Session",
     "WrongPump",
     "connect_tcp",
+    "emergency_session",
     "open_session",
     "pair_tcp",
     "resolve_pending",
@@ -113,6 +123,7 @@ def connect_tcp(
         pairing.serial,
         retry=retry or TCP_RETRY,
         hello_clock=home.next_hello,
+        credential=home.credential(),
     )
 
 
@@ -165,28 +176,39 @@ class Paired:
     key_id: str
 
 
+class NotIdentified(LinkUnavailable):
+    """The pump answered but does not identify itself: its pairing window is closed."""
+
+
 def pair_tcp(
     home: ControllerHome,
     address: str,
     secret: DeviceSecret,
-    role: Role = Role.CLINICIAN,
     label: str = "clinician programmer",
     *,
     serial: str | None = None,
     retry: RetryPolicy | None = None,
 ) -> Paired:
-    """Enrol this controller with the pump at `address` (``host:port``) using the device
+    """Pair this controller with the pump at `address` (``host:port``) using the device
     secret from its implant card, while the pump's pairing window is open, and save the
-    pairing in `home`. With `serial`, a pump answering with another serial is refused
-    with `WrongPump` before any secret is used.
+    pairing in `home`. The role is the pump's decision: clinician when `home` holds a
+    clinician credential the pump trusts, else patient (only in a window a clinician
+    opened). With `serial`, a pump answering with another serial is refused with
+    `WrongPump` before any secret is used.
 
-    Raises `HandshakeRefused` (wrong secret, window closed, pairing locked, ...),
-    `LinkUnavailable` or `LinkDown` (no answer), `ValueError` for a malformed address."""
+    Raises `HandshakeRefused` (wrong secret, window closed, pairing locked, credential
+    refused, ...), `NotIdentified` (window closed), `LinkUnavailable` or `LinkDown` (no
+    answer), `ValueError` for a malformed address."""
     host, port = parse_address(address)
     channel = TcpChannel(host, port)
     policy = retry or TCP_RETRY
     try:
         identity = identify(channel, policy)
+        if not identity.identified:
+            raise NotIdentified(
+                "the pump's pairing window is closed, so it does not identify itself: open it "
+                "(magnet or programming head, or a clinician session) and try again"
+            )
         if serial is not None and identity.serial != serial:
             raise WrongPump(
                 f"the pump at {address} is {identity.serial!r}, not {serial!r}: nothing was paired"
@@ -198,8 +220,9 @@ def pair_tcp(
             identity.serial,
             retry=policy,
             hello_clock=home.next_hello,
+            credential=home.credential(),
         )
-        welcome = link.pair(secret, role, label)
+        welcome = link.pair(secret, label)
     finally:
         channel.close()
     pairing = PumpPairing(identity.serial, identity.model, identity.public_key, address,
@@ -208,4 +231,42 @@ def pair_tcp(
     return Paired(pairing, welcome.key_id)
 
 
-__all__ += ["OutcomeUnknown"]
+@contextmanager
+def emergency_session(
+    home: ControllerHome,
+    address: str,
+    serial: str,
+    pump_public_key: bytes,
+    retry: RetryPolicy | None = None,
+) -> Iterator[ControllerLink]:
+    """An emergency session with a pump this programmer is not enrolled with: its
+    credential (from an authority the pump trusts for emergency access) admits it to
+    interrogate, stop, set the minimum rate and acknowledge alarms, nothing else. The
+    pump's serial and key come from the patient's implant card (or, while the pump's
+    window is open, from `identify`). Nothing is journaled: each request is answered or
+    reported as unknown at once. `ValueError` when this programmer has no credential."""
+    credential = home.credential()
+    if credential is None:
+        raise ValueError(
+            "this programmer has no credential: emergency access needs one from an authority "
+            "the pump trusts"
+        )
+    host, port = parse_address(address)
+    link = ControllerLink(
+        TcpChannel(host, port),
+        home.key(),
+        pump_public_key,
+        serial,
+        retry=retry or TCP_RETRY,
+        hello_clock=home.next_hello,
+        credential=credential,
+        emergency=True,
+    )
+    try:
+        link.connect()
+        yield link
+    finally:
+        link.close()
+
+
+__all__ += ["NotIdentified", "OutcomeUnknown"]

@@ -1,13 +1,20 @@
-"""A controller's local state directory: its key pair, the pumps it is paired with, its
-handshake counter, and any request whose answer it has not yet seen.
+"""A controller's local state directory: its key pair, its credential, the pumps it is
+paired with, its handshake counter, and any request whose answer it has not yet seen.
 
 The directory is chosen with ``--state DIR`` or ``THECAL_PROGRAMMER_HOME``; it is never
-inside the repository and is created readable by its owner only (it holds the private
-key). Layout::
+inside the repository and is created readable by its owner only. Layout::
 
-    identity.json   the static key pair (created on first use)
-    pumps.json      pairings: serial -> model, pump public key, address, role
-    pending.json    requests sent whose answers have not arrived (resent on next use)
+    identity.key     the static private key (created on first use); with a passphrase,
+                     protected at rest (`thecal.link.keys.protect_private_key`: scrypt,
+                     then PKCS#8 encryption)
+    identity.json    the public key, its key id and the handshake counter (nothing secret)
+    credential.json  the authority's credential for this key (a clinician programmer)
+    pumps.json       pairings: serial -> model, pump public key, address, role
+    pending.json     requests sent whose answers have not arrived (resent on next use)
+
+A directory written before keys were protected (its private key in ``identity.json``)
+is converted on first use: the key moves to ``identity.key``, encrypted when a
+passphrase is given, and leaves ``identity.json``.
 """
 
 from __future__ import annotations
@@ -18,13 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thecal.link.keys import StaticKey
-from thecal.link.storage import atomic_write_json, private_directory, read_json
+from thecal.link.authority import Credential
+from thecal.link.keys import StaticKey, key_id, key_is_encrypted
+from thecal.link.storage import (
+    atomic_write_bytes,
+    atomic_write_json,
+    private_directory,
+    read_json,
+)
 from thecal.pump.commands import Role
 
-__all__ = ["ENVIRONMENT_VARIABLE", "ControllerHome", "PendingRequest", "PumpPairing"]
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "PASSPHRASE_VARIABLE",
+    "ControllerHome",
+    "PendingRequest",
+    "PumpPairing",
+]
 
 ENVIRONMENT_VARIABLE = "THECAL_PROGRAMMER_HOME"
+PASSPHRASE_VARIABLE = "THECAL_PROGRAMMER_PASSPHRASE"
 
 
 @dataclass(frozen=True)
@@ -68,13 +88,19 @@ class PendingRequest:
 
 
 class ControllerHome:
-    """The state directory of one programmer or patient controller."""
+    """The state directory of one programmer or patient controller.
 
-    def __init__(self, path: Path) -> None:
+    `passphrase` protects the private key at rest: a new key is stored encrypted under
+    it, a key stored in clear is encrypted on first use, and an encrypted key cannot be
+    used without it (`ValueError`, "protected by a passphrase")."""
+
+    def __init__(self, path: Path, passphrase: bytes | None = None) -> None:
         self.path = private_directory(path)
+        self.passphrase = passphrase
+        self._key: StaticKey | None = None
 
     @classmethod
-    def locate(cls, state: Path | None) -> ControllerHome:
+    def locate(cls, state: Path | None, passphrase: bytes | None = None) -> ControllerHome:
         """From ``--state`` or the environment; `ValueError` if neither is given."""
         if state is None:
             env = os.environ.get(ENVIRONMENT_VARIABLE)
@@ -83,7 +109,7 @@ class ControllerHome:
                     f"no state directory: pass --state DIR or set {ENVIRONMENT_VARIABLE}"
                 )
             state = Path(env)
-        return cls(state)
+        return cls(state, passphrase)
 
     # -- identity -----------------------------------------------------------------
 
@@ -91,23 +117,83 @@ class ControllerHome:
     def _identity_file(self) -> Path:
         return self.path / "identity.json"
 
+    @property
+    def _key_file(self) -> Path:
+        return self.path / "identity.key"
+
+    def key_protected(self) -> bool:
+        """Whether the private key is stored encrypted (False before it exists)."""
+        return self._key_file.exists() and key_is_encrypted(self._key_file.read_bytes())
+
     def key(self) -> StaticKey:
-        """This controller's static key pair, created on first use."""
-        if self._identity_file.exists():
-            data = read_json(self._identity_file)
-            return StaticKey.from_hex(data["private_key"])
+        """This controller's static key pair, created on first use (see the class)."""
+        if self._key is None:
+            self._key = self._load_or_create_key()
+        return self._key
+
+    def _load_or_create_key(self) -> StaticKey:
+        public_data = read_json(self._identity_file) if self._identity_file.exists() else None
+        if public_data is not None and "private_key" in public_data:  # written before protection
+            key = StaticKey.from_hex(public_data.pop("private_key"))
+            self._store_key(key)
+            atomic_write_json(self._identity_file, public_data)
+            return key
+        if self._key_file.exists():
+            stored = self._key_file.read_bytes()
+            key = StaticKey.from_pem(stored, self.passphrase)
+            if self.passphrase is not None and not key_is_encrypted(stored):
+                self._store_key(key)  # protect a key kept in clear until now
+            return key
         key = StaticKey.generate()
+        self._store_key(key)
         atomic_write_json(
             self._identity_file,
-            {"private_key": key.to_hex(), "public_key": key.public.hex(), "key_id": key.id,
-             "hello": 0},
-        )  # fmt: skip
+            {"public_key": key.public.hex(), "key_id": key.id, "hello": 0},
+        )
         return key
+
+    def _store_key(self, key: StaticKey) -> None:
+        atomic_write_bytes(self._key_file, key.to_pem(self.passphrase))
+
+    def change_passphrase(self, new: bytes) -> None:
+        """Re-encrypt the private key under `new` (the current passphrase must be given)."""
+        key = self.key()
+        self.passphrase = new
+        self._store_key(key)
+
+    def public_key(self) -> bytes:
+        """The public key, without unlocking the private one (created if none yet)."""
+        if self._identity_file.exists():
+            data = read_json(self._identity_file)
+            if "public_key" in data and "private_key" not in data:
+                return bytes.fromhex(data["public_key"])
+        return self.key().public
+
+    # -- credential -------------------------------------------------------------------
+
+    @property
+    def _credential_file(self) -> Path:
+        return self.path / "credential.json"
+
+    def credential(self) -> Credential | None:
+        """The authority's credential for this key, if one was installed."""
+        if not self._credential_file.exists():
+            return None
+        return Credential.from_dict(read_json(self._credential_file))
+
+    def install_credential(self, credential: Credential) -> None:
+        """Keep `credential`; `ValueError` if it was issued for another key."""
+        if credential.subject != self.public_key():
+            raise ValueError(
+                "credential: it was issued for another key "
+                f"({credential.subject_id}), not this programmer's ({key_id(self.public_key())})"
+            )
+        atomic_write_json(self._credential_file, credential.to_dict())
 
     def next_hello(self) -> int:
         """A handshake timestamp larger than any this controller used before (the pump
         refuses a handshake whose timestamp does not grow: replay protection)."""
-        self.key()
+        self.public_key()
         data = read_json(self._identity_file)
         value = max(int(data.get("hello", 0)) + 1, time.time_ns())
         data["hello"] = value

@@ -9,7 +9,9 @@ id with the stored response instead of acting twice, so a bolus sent twice over 
 flaky link is still one bolus.
 
 Roles are enforced by the pump itself (`permitted`): a patient controller may read
-a status summary, request a patient bolus and acknowledge alarms, nothing else.
+a status summary, request a patient bolus and acknowledge alarms, nothing else; an
+emergency programmer (a clinician who is not the patient's clinic's) may interrogate,
+stop, set the minimum rate and acknowledge alarms, nothing else.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import Concentration, Duration, Mass, Volume
 
 __all__ = [
+    "EMERGENCY_COMMANDS",
     "MAX_BOLUS_DURATION",
     "PATIENT_COMMANDS",
     "Accepted",
@@ -62,6 +65,9 @@ class Role(StrEnum):
 
     CLINICIAN = "clinician"
     PATIENT = "patient"
+    EMERGENCY = "emergency"
+    """A clinician who is not the patient's clinic's (an emergency room): made safe, not
+    programmed (`EMERGENCY_COMMANDS`)."""
 
 
 # --- Commands ---------------------------------------------------------------
@@ -220,9 +226,18 @@ PATIENT_COMMANDS: frozenset[type] = frozenset(
 )
 
 
+EMERGENCY_COMMANDS: frozenset[type] = frozenset(
+    {Interrogate, StatusSummary, Stop, MinimumRate, AcknowledgeAlarm}
+)
+
+
 def permitted(role: Role, command: Command) -> bool:
-    """Whether `role` may send `command`: clinicians anything, patients only their three."""
-    return role is Role.CLINICIAN or type(command) in PATIENT_COMMANDS
+    """Whether `role` may send `command`: clinicians anything, patients only their three,
+    emergency programmers only what makes the pump safe (`EMERGENCY_COMMANDS`)."""
+    if role is Role.CLINICIAN:
+        return True
+    allowed = EMERGENCY_COMMANDS if role is Role.EMERGENCY else PATIENT_COMMANDS
+    return type(command) in allowed
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,48 @@ Frames are self-delimiting (the header carries the length), so the stream carrie
 back to back. A stream cannot be resynchronised after garbage, so the first malformed
 frame on a connection is logged and the connection is closed; nothing reaches the pump.
 
-The server bounds what a connection can cost: at most `max_connections` at once (more
-are closed on accept), and a connection idle for `idle_timeout` seconds is closed.
+Connections are a resource an attacker can take, and a clinician who cannot connect
+cannot stop the pump, so the server rations them (`ConnectionLimits`):
+
+* at most `max_connections` at once. A connection becomes **authenticated** when it
+  carries a completed handshake or an authenticated session frame of an enrolled (or
+  credentialed) controller; until then it is a stranger's;
+* a stranger's connection is closed after `unauthenticated_timeout` seconds without a
+  frame, an authenticated one after `idle_timeout`;
+* when every slot is taken, a newcomer is still let in: the server **sheds** a
+  stranger's connection first (the one silent longest), else an authenticated one idle
+  for at least `shed_after` seconds. Only when every slot carries recent authenticated
+  traffic is the newcomer refused, with a plaintext "busy, retry after N s" (never a
+  silent close), which the controller shows as busy;
+* one identity holds at most `per_identity` connections (its oldest is shed), so a
+  single enrolled controller, even a stolen one, cannot take every slot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import socketserver
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from thecal.link.controller import LinkDown
+from thecal.link.events import SecurityEventKind
 from thecal.link.frame import Frame, FrameError, FrameReader, encode_frame
+from thecal.link.pump_endpoint import Handled
 
-__all__ = ["TcpChannel", "TcpPumpServer", "parse_address"]
+__all__ = [
+    "ConnectionLimits",
+    "FrameService",
+    "TcpChannel",
+    "TcpPumpServer",
+    "parse_address",
+]
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -101,41 +126,74 @@ class TcpChannel:
         self._drop()
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How the server rations connections (seconds of wall time; see the module)."""
+
+    max_connections: int = 8
+    idle_timeout: float = 120.0
+    unauthenticated_timeout: float = 10.0
+    shed_after: float = 1.0
+    per_identity: int = 2
+    busy_retry_s: int = 1
+
+
+class FrameService(Protocol):
+    """The pump behind the server (called with the server's lock held)."""
+
+    def handle(self, frame: Frame) -> Handled: ...
+
+    def reject(self, error: FrameError) -> None: ...
+
+    def busy(self, retry_after_s: int) -> Frame: ...
+
+    def note(self, kind: SecurityEventKind, detail: str) -> None: ...
+
+
+@dataclass(eq=False)
+class _Connection:
+    sock: socket.socket
+    opened: float
+    last_active: float
+    key_id: str | None = None
+    shed: bool = False
+
+
 class TcpPumpServer:
-    """Serves a pump's frame handler on a TCP address (one thread per connection; the
-    handler is called under one lock, so the firmware sees one frame at a time)."""
+    """Serves a pump on a TCP address (one thread per connection; the service is called
+    under one lock, so the firmware sees one frame at a time).
+
+    The address is bound when the server is made (`OSError` if it is taken), before
+    anything else happens, so a busy port is found before a pump is set up behind it;
+    `start` then serves `service`."""
 
     def __init__(
         self,
-        handle: Callable[[Frame], list[Frame]],
-        reject: Callable[[FrameError], None],
         host: str,
         port: int,
         *,
         lock: threading.Lock | None = None,
-        max_connections: int = 8,
-        idle_timeout: float = 120.0,
+        limits: ConnectionLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.lock = lock or threading.Lock()
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self.limits = limits or ConnectionLimits()
+        self._clock = clock
+        self._service: FrameService | None = None
+        self._connections: list[_Connection] = []
+        self._table = threading.Lock()  # guards _connections
+        self.shed_count = 0
+        self.refused_count = 0
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
-                if not outer._slots.acquire(blocking=False):
-                    return  # too many connections: close this one at once
-                try:
-                    outer._serve_connection(self.request)
-                finally:
-                    outer._slots.release()
+                outer._serve(self.request)
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
 
-        self._handle = handle
-        self._reject = reject
-        self._idle_timeout = idle_timeout
         self._server = Server((host, port), Handler)
 
     @property
@@ -143,36 +201,134 @@ class TcpPumpServer:
         host, port = self._server.server_address[:2]
         return str(host), int(port)
 
-    def _serve_connection(self, sock: socket.socket) -> None:
-        sock.settimeout(self._idle_timeout)
+    @property
+    def connections(self) -> int:
+        with self._table:
+            return len(self._connections)
+
+    # -- admission -------------------------------------------------------------------
+
+    def _admit(self, sock: socket.socket) -> _Connection | None:
+        now = self._clock()
+        with self._table:
+            victim = None
+            if len(self._connections) >= self.limits.max_connections:
+                victim = self._victim(now)
+                if victim is None:
+                    self.refused_count += 1
+                    return None
+                self._shed(victim)
+            connection = _Connection(sock, now, now)
+            self._connections.append(connection)
+        if victim is not None:
+            self._note(SecurityEventKind.CONNECTION_SHED, self._why(victim, now))
+        return connection
+
+    def _victim(self, now: float) -> _Connection | None:
+        strangers = [c for c in self._connections if c.key_id is None and not c.shed]
+        if strangers:
+            return min(strangers, key=lambda c: c.last_active)
+        idle = [
+            c
+            for c in self._connections
+            if not c.shed and now - c.last_active >= self.limits.shed_after
+        ]
+        return min(idle, key=lambda c: c.last_active) if idle else None
+
+    def _shed(self, connection: _Connection) -> None:
+        """Close `connection` for a newcomer (its thread notices and leaves)."""
+        connection.shed = True
+        self.shed_count += 1
+        with contextlib.suppress(OSError):
+            connection.sock.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _why(connection: _Connection, now: float) -> str:
+        who = "an unauthenticated" if connection.key_id is None else "an idle authenticated"
+        return f"{who} connection (silent {now - connection.last_active:.1f} s) for a newcomer"
+
+    def _authenticated(self, connection: _Connection, key: str) -> None:
+        """`connection` carries `key`'s traffic: keep at most `per_identity` of those."""
+        with self._table:
+            connection.key_id = key
+            same = [c for c in self._connections if c.key_id == key and not c.shed]
+            excess = sorted(same, key=lambda c: c.last_active)[: -self.limits.per_identity]
+            for old in excess:
+                if old is not connection:
+                    self._shed(old)
+
+    def _note(self, kind: SecurityEventKind, detail: str) -> None:
+        if self._service is not None:
+            with self.lock:
+                self._service.note(kind, detail)
+
+    # -- serving ------------------------------------------------------------------------
+
+    def _serve(self, sock: socket.socket) -> None:
+        service = self._service
+        if service is None:
+            return
+        connection = self._admit(sock)
+        if connection is None:
+            self._refuse_busy(sock, service)
+            return
+        try:
+            self._serve_connection(connection, service)
+        finally:
+            with self._table:
+                self._connections.remove(connection)
+
+    def _refuse_busy(self, sock: socket.socket, service: FrameService) -> None:
+        with self.lock:
+            frame = service.busy(self.limits.busy_retry_s)
+            service.note(SecurityEventKind.CONNECTION_REFUSED, "every slot carries recent traffic")
+        with contextlib.suppress(OSError):
+            sock.sendall(encode_frame(frame))
+
+    def _serve_connection(self, connection: _Connection, service: FrameService) -> None:
+        sock = connection.sock
         reader = FrameReader()
-        while True:
+        while not connection.shed:
+            timeout = (
+                self.limits.unauthenticated_timeout
+                if connection.key_id is None
+                else self.limits.idle_timeout
+            )
+            sock.settimeout(timeout)
             try:
                 chunk = sock.recv(65536)
             except OSError:
                 return
-            if not chunk:
+            if not chunk or connection.shed:
                 return
+            connection.last_active = self._clock()
             reader.feed(chunk)
             for item in reader.frames():
                 with self.lock:
                     if isinstance(item, FrameError):
-                        self._reject(item)
+                        service.reject(item)
                         return
-                    replies = self._handle(item)
+                    handled = service.handle(item)
+                if handled.key_id is not None and handled.key_id != connection.key_id:
+                    self._authenticated(connection, handled.key_id)
                 try:
-                    sock.sendall(b"".join(encode_frame(r) for r in replies))
+                    sock.sendall(b"".join(encode_frame(r) for r in handled.replies))
                 except OSError:
                     return
 
-    def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
-
-    def start(self) -> threading.Thread:
+    def start(self, service: FrameService) -> threading.Thread:
+        """Serve `service` from a background thread until `shutdown`."""
+        self._service = service
         thread = threading.Thread(target=self.serve_forever, name="pump-tcp", daemon=True)
         thread.start()
         return thread
 
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.2)
+
     def shutdown(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        with self._table:
+            for connection in self._connections:
+                self._shed(connection)
