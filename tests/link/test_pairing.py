@@ -11,6 +11,7 @@ import pytest
 from tests.link.pumps import (
     CLINIC,
     ER,
+    PTM,
     SERIAL,
     T0,
     SimulatedPump,
@@ -46,7 +47,6 @@ from thecal.pump.commands import (
     Stop,
     WritePrescription,
 )
-from tests.link.pumps import PTM
 
 
 def _pair(pump: SimulatedPump, key: StaticKey, *, with_credential: bool, label: str = "x"):  # type: ignore[no-untyped-def]

@@ -108,12 +108,19 @@ def places(tmp_path: Path) -> Iterator[dict[str, Path]]:
         "patient": tmp_path / "patient",
         "raised": tmp_path / "raised.toml",
         "stronger": tmp_path / "stronger.toml",
+        "authority": tmp_path / "authority",
+        "credential": tmp_path / "credential.json",
     }
 
 
 def run(home: Path, command: str, *extra: str, expect: int = 0) -> dict[str, Any]:
     """Run ``thecal COMMAND --json`` as its own process with `home` as its state."""
-    env = {**os.environ, "THECAL_PROGRAMMER_HOME": str(home)}
+    env = {
+        **os.environ,
+        "THECAL_PROGRAMMER_HOME": str(home),
+        "THECAL_PROGRAMMER_PASSPHRASE": "programmer passphrase",
+        "THECAL_AUTHORITY_PASSPHRASE": "authority passphrase",
+    }
     args = [THECAL, *shlex.split(command), *extra, "--json"]
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=DEADLINE)
     assert done.returncode == expect, f"{command}: exit {done.returncode}\n{done.stderr}"
@@ -125,13 +132,24 @@ def test_implant_program_patient_bolus_refill_and_restart_across_processes(
 ) -> None:
     places["raised"].write_text(RAISED)
     places["stronger"].write_text(STRONGER)
+    clinic, patient = places["programmer"], places["patient"]
+    # the clinic's authority signs this programmer's clinician credential
+    authority = run(clinic, f"authority create --dir {places['authority']} --label 'test clinic'")
+    programmer_key = run(clinic, "programmer identity")["public_key"]
+    run(
+        clinic,
+        f"authority issue --dir {places['authority']} --public-key {programmer_key} "
+        f"--role clinician --label 'Dr Test' --out {places['credential']}",
+    )
+    assert run(clinic, f"programmer credential {places['credential']}")["installed"]
+    assert run(clinic, "programmer identity")["key_protected"]
     port = _free_port()
     implant = (
-        "--drug morphine --concentration '10 mg/mL' --fill '20 mL' --catheter-volume '0.13 mL'"
+        "--drug morphine --concentration '10 mg/mL' --fill '20 mL' --catheter-volume '0.13 mL' "
+        f"--authority {authority['public_key']}"
     )
     pump, started = _start_pump(places["pump"], port, *shlex.split(implant))
     try:
-        clinic, patient = places["programmer"], places["patient"]
         assert started["first_start"] and started["pairing_open"]
 
         # pairing with the device secret from the implant card

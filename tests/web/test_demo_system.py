@@ -28,7 +28,6 @@ from thecal.link.transports.tcp import TcpChannel, parse_address
 from thecal.programmer.clinician import interrogate
 from thecal.programmer.connection import TCP_RETRY, connect_tcp
 from thecal.programmer.home import ControllerHome, PumpPairing
-from thecal.pump.commands import Role
 from thecal.pump.payloads import BatteryState, InterrogationReport
 from thecal.therapy.quantities import Concentration, Volume
 from thecal.therapy.units import format_quantity, parse_volume
@@ -88,9 +87,9 @@ def pair_and_interrogate(station_home: Path, pump: PumpInReach) -> Interrogation
             identity = identify(channel, TCP_RETRY)
             pairing_link = ControllerLink(channel, home.key(), identity.public_key,
                                           identity.serial, retry=TCP_RETRY,
-                                          hello_clock=home.next_hello)  # fmt: skip
-            welcome = pairing_link.pair(DeviceSecret.parse(pump.device_secret),
-                                        Role.CLINICIAN, "demo test")  # fmt: skip
+                                          hello_clock=home.next_hello,
+                                          credential=home.credential())  # fmt: skip
+            welcome = pairing_link.pair(DeviceSecret.parse(pump.device_secret), "demo test")
         finally:
             channel.close()
         home.save_pairing(PumpPairing(identity.serial, identity.model, identity.public_key,

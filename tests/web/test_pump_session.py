@@ -36,12 +36,15 @@ from tests.web.support import (
 )
 from thecal.cli.main import app as cli_app
 from thecal.clinic.service import Clinic, implants, interrogations, patients, prescriptions
+from thecal.link.authority import AuthorityKey, TrustedAuthority, issue_credential
 from thecal.link.frame import Frame, FrameType
 from thecal.link.keys import DeviceSecret
+from thecal.link.pump_endpoint import Handled
 from thecal.link.served_pump import ImplantSpec, ServedPump
 from thecal.programmer import clinician
 from thecal.programmer.connection import open_session, pair_tcp
 from thecal.programmer.home import ControllerHome
+from thecal.pump.commands import Role
 from thecal.pump.payloads import TherapyState
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.prescription_toml import write_prescription
@@ -61,9 +64,11 @@ class ServedTwin(ServedPump):
 
     deaf = False
 
-    def _handle(self, frame: Frame) -> list[Frame]:
-        replies = super()._handle(frame)
-        return [] if self.deaf and frame.type is FrameType.DATA else replies
+    def handle(self, frame: Frame) -> Handled:
+        handled = super().handle(frame)
+        if self.deaf and frame.type is FrameType.DATA:
+            return Handled([], handled.key_id)
+        return handled
 
 
 @dataclass
@@ -145,7 +150,17 @@ def _build_station(folder: Path, options: dict[str, Any], built: _Built) -> Any:
         spec = ImplantSpec(implant.pump_model, implant.serial, rx.drug,
                            parse_concentration(rx.concentration), parse_volume(implant.reservoir),
                            None, True, start)  # fmt: skip
-        served = ServedTwin.open(folder / "pump", spec)
+        # the clinic's authority: installed in the pump at implant, and it signed the
+        # station's clinician credential
+        authority = AuthorityKey.generate()
+        both = frozenset({Role.CLINICIAN, Role.EMERGENCY})
+        trusted = TrustedAuthority(authority.public, "test clinic", both, start, "implant")
+        served = ServedTwin.open(folder / "pump", spec, authorities=(trusted,))
+        station_home = ControllerHome(folder / "station")
+        station_home.install_credential(
+            issue_credential(authority, station_home.public_key(), Role.CLINICIAN, "station",
+                             start - timedelta(days=400), start + timedelta(days=3650))
+        )  # fmt: skip
         served.open_pairing(timedelta(hours=2))
         host, port = served.listen("127.0.0.1", 0)
         secret = served.endpoint.state.device_secret.card_text() if knows_secret else None

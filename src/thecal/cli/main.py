@@ -8,6 +8,7 @@ from thecal.cli import calc, therapy, tour
 from thecal.cli import clinic as clinic_cli
 from thecal.cli import demo as demo_cli
 from thecal.cli import science as science_cli
+from thecal.cli.authority import authority_app
 from thecal.cli.output import OneLineErrorsCommand, OneLineErrorsGroup
 from thecal.cli.patient import patient_app
 from thecal.cli.programmer import programmer_app
@@ -43,6 +44,7 @@ app.add_typer(science_cli.app, name="science")
 app.add_typer(pump_app, name="pump")
 app.add_typer(programmer_app, name="programmer")
 app.add_typer(patient_app, name="patient")
+app.add_typer(authority_app, name="authority")
 # Clinic service.
 app.add_typer(clinic_cli.app, name="clinic")
 # The whole system: the demo clinic with live pump twins.

@@ -2,10 +2,15 @@
 
     thecal patient identity --state DIR          # show this controller's public key
     thecal patient connect --pump HOST:PORT --serial SN --pump-key HEX
+    thecal patient pair --pump HOST:PORT --secret CARD-SECRET
     thecal patient bolus | status | ack ALARM
 
-The clinician enrols the controller's public key (`thecal programmer enrol`) and gives the
-pump's address, serial and key for `connect`. The pump decides every request.
+Either the clinician enrols the controller's public key (`thecal programmer enrol`) and
+gives the pump's address, serial and key for `connect`, or the clinician opens the
+pump's pairing window (`thecal programmer open-pairing`) and the controller pairs with
+the secret on the patient's implant card (`pair`): the card pairs a patient controller,
+never more. The pump decides every request. The key is kept in clear unless
+``THECAL_PROGRAMMER_PASSPHRASE`` is set (then it is encrypted, and needed every time).
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from thecal.cli.programmer import (
     plain,
     resolved_json,
     show_resolved,
+    unlock,
 )
 from thecal.link.controller import ControllerLink
-from thecal.link.keys import parse_public_key
+from thecal.link.keys import DeviceSecret, parse_public_key
 from thecal.link.transports.tcp import TcpChannel, parse_address
 from thecal.programmer import patient as workflows
-from thecal.programmer.connection import TCP_RETRY
+from thecal.programmer.connection import TCP_RETRY, pair_tcp
 from thecal.programmer.home import ControllerHome, PumpPairing
+from thecal.pump.alarms import AlarmKind
 from thecal.pump.commands import Role
 
 patient_app = typer.Typer(
@@ -51,7 +58,7 @@ PUMP = typer.Option(None, "--pump", help="Serial of the pump, when paired with s
 def identity(state: Path = STATE, json_out: bool = JSON) -> None:
     """This controller's public key, for the clinician to enrol."""
     with user_errors():
-        key = ControllerHome.locate(state).key()
+        key = unlock(ControllerHome.locate(state), Role.PATIENT).key()
     if json_out:
         emit_json({"key_id": key.id, "public_key": key.public.hex()})
     else:
@@ -68,9 +75,9 @@ def connect(
 ) -> None:
     """Check that the pump accepts this controller, and remember the pump."""
     with user_errors():
-        home = ControllerHome.locate(state)
         public = parse_public_key(pump_key, "--pump-key")
         host, port = parse_address(pump)
+        home = unlock(ControllerHome.locate(state), Role.PATIENT)
     with link_errors():
         link = ControllerLink(
             TcpChannel(host, port),
@@ -91,6 +98,32 @@ def connect(
         emit_json({"serial": serial, "role": welcome.role, "key_id": welcome.key_id})
     else:
         console.print(f"connected to pump {serial} as {welcome.role.value}", markup=False)
+
+
+@patient_app.command("pair", cls=OneLineErrorsCommand)
+def pair(
+    pump: str = typer.Option(..., "--pump", help="Address of the pump, HOST:PORT."),
+    secret: str = typer.Option(..., "--secret", help="The device secret from the implant card."),
+    label: str = typer.Option("patient controller", "--label"),
+    state: Path = STATE,
+    json_out: bool = JSON,
+) -> None:
+    """Pair with the implant card's secret, while the clinician has the window open."""
+    with user_errors():
+        card = DeviceSecret.parse(secret)
+        parse_address(pump)
+        home = unlock(ControllerHome.locate(state), Role.PATIENT)
+    with link_errors():
+        paired = pair_tcp(home, pump, card, label)
+    result = {"serial": paired.pairing.serial, "role": paired.pairing.role,
+              "key_id": paired.key_id, "address": pump}  # fmt: skip
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(
+            f"paired with pump {paired.pairing.serial} as {paired.pairing.role.value}",
+            markup=False,
+        )
 
 
 @patient_app.command("bolus", cls=OneLineErrorsCommand)
@@ -164,6 +197,10 @@ def ack(
     json_out: bool = JSON,
 ) -> None:
     """Acknowledge (silence) an active alarm."""
+    with user_errors():
+        kinds = [kind.value for kind in AlarmKind]
+        if alarm not in kinds:
+            raise ValueError(f"alarm: {alarm!r} is not an alarm; accepted: {', '.join(kinds)}")
     with connected(state, pump, Role.PATIENT) as c, link_errors():
         result = workflows.acknowledge_alarm(c.link, alarm)
     if json_out:

@@ -1,9 +1,14 @@
 """`thecal programmer ...`: the clinician programmer on the command line.
 
-Thin wiring over `thecal.programmer`. The programmer's identity (key pair, pairings,
-unanswered requests) lives in a state directory: ``--state DIR`` or
-``THECAL_PROGRAMMER_HOME``. Pair once with the pump's device secret::
+Thin wiring over `thecal.programmer`. The programmer's identity (key pair, credential,
+pairings, unanswered requests) lives in a state directory: ``--state DIR`` or
+``THECAL_PROGRAMMER_HOME``; its private key is encrypted under a passphrase
+(``THECAL_PROGRAMMER_PASSPHRASE``, or typed when asked). Install the credential the
+clinic's authority signed for this programmer, then pair once with the pump's device
+secret::
 
+    thecal programmer identity                    # the public key, for the authority
+    thecal programmer credential credential.json
     thecal programmer pair --pump 127.0.0.1:7400 --secret 7KQ2M-9XW4T-BC3DF-R8N6H-JP5VA
 
 Commands that change the pump show their review first and send nothing without
@@ -15,6 +20,8 @@ Exit codes: 0 done, 2 bad input, 3 refused (by the review or by the pump),
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,6 +32,7 @@ from typing import Any, NoReturn
 import typer
 from rich.table import Table
 
+from thecal.cli.authority import secret_from_environment
 from thecal.cli.output import (
     EXIT_REFUSED,
     OneLineErrorsCommand,
@@ -34,12 +42,15 @@ from thecal.cli.output import (
     fail,
     user_errors,
 )
+from thecal.link.authority import Credential
 from thecal.link.controller import (
     HandshakeRefused,
     LinkUnavailable,
     OutcomeUnknown,
+    PumpBusy,
 )
 from thecal.link.keys import DeviceSecret, parse_public_key
+from thecal.link.storage import read_json
 from thecal.link.transports.tcp import parse_address
 from thecal.programmer import clinician as workflows
 from thecal.programmer.calculations import CatheterData, priming_bolus
@@ -53,11 +64,12 @@ from thecal.programmer.clinician import (
 from thecal.programmer.connection import (
     ResolvedRequest,
     Session,
+    emergency_session,
     open_session,
     pair_tcp,
 )
-from thecal.programmer.home import ControllerHome
-from thecal.programmer.report import report_summary
+from thecal.programmer.home import PASSPHRASE_VARIABLE, ControllerHome
+from thecal.programmer.report import report_summary, security_summary
 from thecal.programmer.review import Review
 from thecal.pump.commands import Accepted, Role
 from thecal.pump.payloads import InterrogationReport
@@ -120,17 +132,38 @@ def no_answer(message: str) -> NoReturn:
 
 @contextmanager
 def link_errors() -> Iterator[None]:
-    """Link outcomes as exit codes: refused 3, no answer 4."""
+    """Link outcomes as exit codes: refused 3, no answer (or busy) 4."""
     try:
         yield
     except HandshakeRefused as refused:
+        if refused.busy:
+            no_answer(f"{refused} (nothing was sent)")
         fail(str(refused), EXIT_REFUSED)
+    except PumpBusy as busy:
+        no_answer(str(busy))
     except OutcomeUnknown as unknown:
         no_answer(f"{unknown} (kept in the state directory; it is resent on the next run)")
     except LinkUnavailable as unavailable:
         no_answer(f"the pump did not answer: {unavailable}")
     except ProgrammerError as error:
         fail(str(error), EXIT_REFUSED)
+
+
+def unlock(home: ControllerHome, role: Role) -> ControllerHome:
+    """Give `home` the passphrase its private key needs: a clinician programmer's key is
+    always protected (``THECAL_PROGRAMMER_PASSPHRASE`` or typed); a patient controller's
+    only if it already is, or the variable is set. `ValueError` when it cannot be had."""
+    if role is Role.CLINICIAN or home.key_protected() or os.environ.get(PASSPHRASE_VARIABLE):
+        home.passphrase = secret_from_environment(
+            PASSPHRASE_VARIABLE, "this programmer's key", confirm=not home.key_exists()
+        )
+    home.key()  # a wrong passphrase is an error now, before anything is sent
+    return home
+
+
+def programmer_home(state: Path | None) -> ControllerHome:
+    """The clinician programmer's state directory, unlocked."""
+    return unlock(ControllerHome.locate(state), Role.CLINICIAN)
 
 
 @contextmanager
@@ -144,6 +177,7 @@ def connected(state: Path | None, serial: str | None, role: Role) -> Iterator[Se
                 f"this state directory is paired with {pairing.serial} as a {pairing.role.value} "
                 f"controller, not as a {role.value}"
             )
+        unlock(home, role)
     with link_errors(), open_session(home, pairing) as session:
         yield session
 
@@ -189,6 +223,27 @@ def _reasons(raw: list[str] | None) -> dict[Rule | str, str]:
             raise ValueError(f"--reason: unknown rule {name!r}; accepted: {accepted}") from None
         reasons[rule] = text.strip()
     return reasons
+
+
+def _log_since(value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(
+            f"--log-since: {value} is not a log sequence number; accepted: 0 or more "
+            "(the # of the last entry you have)"
+        )
+
+
+KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _key_id(text: str) -> str:
+    cleaned = text.strip().lower()
+    if not KEY_ID.match(cleaned):
+        raise ValueError(
+            f"key id: {text!r} is not a key id; accepted: 16 hexadecimal digits, as "
+            "thecal programmer controllers lists them"
+        )
+    return cleaned
 
 
 def _catheter(model: str | None, length: str | None, trimmed: str | None) -> CatheterData | None:
@@ -271,13 +326,15 @@ def pair(
     state: Path = STATE,
     json_out: bool = JSON,
 ) -> None:
-    """Pair this programmer with a pump using its device secret (pairing window open)."""
+    """Pair this programmer with a pump using its device secret (pairing window open) and
+    this programmer's clinician credential."""
     with user_errors():
-        home = ControllerHome.locate(state)
         card = DeviceSecret.parse(secret)
         parse_address(pump)
+        home = programmer_home(state)
+        _require_credential(home, Role.CLINICIAN)
     with link_errors():
-        paired = pair_tcp(home, pump, card, Role.CLINICIAN, label)
+        paired = pair_tcp(home, pump, card, label)
     identity, key_id = paired.pairing, paired.key_id
     result = {
         "serial": identity.serial,
@@ -296,26 +353,88 @@ def pair(
         )
 
 
+def _require_credential(home: ControllerHome, role: Role) -> Credential:
+    credential = home.credential()
+    if credential is None:
+        raise ValueError(
+            "this programmer has no credential: give its public key (thecal programmer "
+            "identity) to the clinic's authority, then install what it signs with "
+            "thecal programmer credential FILE"
+        )
+    if role is Role.CLINICIAN and credential.role is not Role.CLINICIAN:
+        raise ValueError(
+            f"this programmer's credential is for {credential.role.value} access only: it "
+            "cannot pair as a clinician"
+        )
+    return credential
+
+
+def _credential_json(credential: Credential | None) -> dict[str, Any] | None:
+    if credential is None:
+        return None
+    return {
+        "role": credential.role,
+        "label": credential.label,
+        "authority": credential.authority,
+        "not_before": credential.not_before,
+        "not_after": credential.not_after,
+    }
+
+
 @programmer_app.command("identity", cls=OneLineErrorsCommand)
 def identity(state: Path = STATE, json_out: bool = JSON) -> None:
-    """This programmer's public key (give it to a clinician to enrol it) and its pairings."""
+    """This programmer's public key (for the authority, or for a clinician to enrol it),
+    its credential and its pairings."""
     with user_errors():
-        home = ControllerHome.locate(state)
+        home = programmer_home(state)
         key = home.key()
         pumps = home.pairings()
+        credential = home.credential()
     data = {
         "key_id": key.id,
         "public_key": key.public.hex(),
+        "key_protected": home.key_protected(),
+        "credential": _credential_json(credential),
         "pumps": [p.to_dict() for p in pumps.values()],
     }
     if json_out:
         emit_json(data)
     else:
         console.print(f"key id {key.id}\npublic key {key.public.hex()}", markup=False)
+        if credential is None:
+            console.print("credential: none (ask the clinic's authority for one)", markup=False)
+        else:
+            console.print(
+                f"credential: {credential.role.value} {credential.label!r} from authority "
+                f"{credential.authority}, valid {credential.not_before:%Y-%m-%d} to "
+                f"{credential.not_after:%Y-%m-%d}",
+                markup=False,
+            )
         for p in pumps.values():
             console.print(
                 f"paired: {p.serial} ({p.model}) at {p.address} as {p.role.value}", markup=False
             )
+
+
+@programmer_app.command("credential", cls=OneLineErrorsCommand)
+def credential_install(
+    path: Path = typer.Argument(..., help="The credential file the authority issued."),
+    state: Path = STATE,
+    json_out: bool = JSON,
+) -> None:
+    """Install the credential the clinic's authority signed for this programmer's key."""
+    with user_errors():
+        home = programmer_home(state)
+        credential = Credential.from_dict(read_json(path))
+        home.install_credential(credential)
+    if json_out:
+        emit_json({"installed": _credential_json(credential)})
+    else:
+        console.print(
+            f"installed: {credential.role.value} credential {credential.label!r} from authority "
+            f"{credential.authority}, valid until {credential.not_after:%Y-%m-%d %H:%M}",
+            markup=False,
+        )
 
 
 @programmer_app.command("interrogate", cls=OneLineErrorsCommand)
@@ -325,9 +444,13 @@ def interrogate(
     pump: str = PUMP,
     json_out: bool = JSON,
 ) -> None:
-    """Status, prescription, reservoir estimate and alarm date, battery and ERI, alarms, log."""
+    """Status, prescription, reservoir estimate and alarm date, battery and ERI, alarms,
+    log, and what the pump's security log holds."""
+    with user_errors():
+        _log_since(log_since)
     with connected(state, pump, Role.CLINICIAN) as c, link_errors():
         report = workflows.interrogate(c.link, log_since)
+        digest = workflows.security_digest(c.link)
     projection = workflows.next_refill(report)
     plan = workflows.plan_replacement(report)
     if json_out:
@@ -336,6 +459,7 @@ def interrogate(
                 "report": plain(report),
                 "next_refill": plain(projection),
                 "replacement": plain(plan),
+                "security": plain(digest),
                 "resolved_pending": resolved_json(c.resolved),
             }
         )
@@ -351,6 +475,8 @@ def interrogate(
             f"({projection.limited_by.value if projection.limited_by else ''})",
         )
     table.add_row("replacement", plan.message)
+    for name, value in security_summary(digest):
+        table.add_row(name, value)
     console.print(table)
     for event in report.events[-10:]:
         console.print(
@@ -649,17 +775,27 @@ def replacement(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) ->
 @programmer_app.command("enrol", cls=OneLineErrorsCommand)
 def enrol(
     public_key: str = typer.Option(..., "--public-key", help="The controller's public key (hex)."),
-    role: Role = typer.Option(Role.PATIENT, "--role", help="patient or clinician."),
+    role: str = typer.Option("patient", "--role", help="patient or clinician."),
     label: str = typer.Option(..., "--label", help="Whose controller this is."),
+    until: str = typer.Option(
+        None, "--until", help="The enrolment ends then (pump time, ISO); default: when revoked."
+    ),
     state: Path = STATE,
     pump: str = PUMP,
     json_out: bool = JSON,
 ) -> None:
-    """Enrol a patient controller or another programmer with the pump."""
+    """Enrol a patient controller or another programmer with the pump (this also lifts a
+    revocation)."""
     with user_errors():
         key = parse_public_key(public_key, "--public-key")
+        if role not in (Role.PATIENT.value, Role.CLINICIAN.value):
+            raise ValueError(
+                f"--role: {role!r}; accepted: patient, clinician (emergency access is never "
+                "enrolled: it comes with a credential)"
+            )
+        ends = _when(until, "--until")
     with connected(state, pump, Role.CLINICIAN) as c, link_errors():
-        result = workflows.enrol_controller(c.link, key, role, label)
+        result = workflows.enrol_controller(c.link, key, Role(role), label, ends)
     p = c.pairing
     command = (
         f"thecal patient connect --pump {p.address} --serial {p.serial} "
@@ -690,7 +826,10 @@ def revoke(
     pump: str = PUMP,
     json_out: bool = JSON,
 ) -> None:
-    """Revoke a lost or retired controller; its sessions end at once."""
+    """Revoke a lost or retired controller; its sessions end at once, and it stays revoked
+    until a clinician enrols it again."""
+    with user_errors():
+        key_id = _key_id(key_id)
     with connected(state, pump, Role.CLINICIAN) as c, link_errors():
         result = workflows.revoke_controller(c.link, key_id)
     show_command(result, json_out, c.resolved)
@@ -705,13 +844,97 @@ def controllers(state: Path = STATE, pump: str = PUMP, json_out: bool = JSON) ->
         emit_json(plain(listing))
         return
     for entry in listing.controllers:
+        ends = f", until {entry.expires_at:%Y-%m-%d}" if entry.expires_at else ""
         console.print(
             f"{entry.key_id} {entry.role.value:9} {entry.label} "
-            f"(enrolled {entry.enrolled_at:%Y-%m-%d} by {entry.enrolled_by})",
+            f"(enrolled {entry.enrolled_at:%Y-%m-%d} by {entry.enrolled_by}{ends})",
             markup=False,
         )
     for key in listing.revoked:
         console.print(f"{key} revoked", markup=False)
+    for authority in listing.authorities:
+        roles = ", ".join(r.value for r in authority.roles)
+        console.print(f"{authority.key_id} authority {authority.label!r} for {roles}", markup=False)
+
+
+@programmer_app.command("open-pairing", cls=OneLineErrorsCommand)
+def open_pairing(
+    minutes: int = typer.Option(15, "--minutes", help="How long the window stays open."),
+    state: Path = STATE,
+    pump: str = PUMP,
+    json_out: bool = JSON,
+) -> None:
+    """Open the pump's pairing window so the patient's controller can pair with the
+    implant card (thecal patient pair); it closes after one controller."""
+    with user_errors():
+        if not 1 <= minutes <= 24 * 60:
+            raise ValueError(f"--minutes: {minutes}; accepted: 1 to 1440")
+    with connected(state, pump, Role.CLINICIAN) as c, link_errors():
+        result = workflows.open_pairing(c.link, minutes * 60)
+    show_command(result, json_out, c.resolved)
+
+
+@programmer_app.command("security", cls=OneLineErrorsCommand)
+def security(
+    since: int = typer.Option(0, "--since", help="Only records after this sequence number."),
+    state: Path = STATE,
+    pump: str = PUMP,
+    json_out: bool = JSON,
+) -> None:
+    """The pump's security log: notable records, refusal counts, the chain's head."""
+    with user_errors():
+        if since < 0:
+            raise ValueError(f"--since: {since}; accepted: 0 or more")
+    with connected(state, pump, Role.CLINICIAN) as c, link_errors():
+        digest = workflows.security_digest(c.link, since)
+    if json_out:
+        emit_json(plain(digest))
+        return
+    for name, value in security_summary(digest):
+        console.print(f"{name}: {value}", markup=False, highlight=False)
+
+
+EMERGENCY_ACTIONS = {
+    "interrogate": None,
+    "stop": workflows.stop,
+    "minimum-rate": workflows.minimum_rate,
+}
+
+
+@programmer_app.command("emergency", cls=OneLineErrorsCommand)
+def emergency(
+    action: str = typer.Argument(..., help="interrogate, stop or minimum-rate"),
+    address: str = typer.Option(..., "--pump", help="Address of the pump, HOST:PORT."),
+    serial: str = typer.Option(..., "--serial", help="Serial (from the implant card)."),
+    pump_key: str = typer.Option(..., "--pump-key", help="Pump key (from the implant card)."),
+    state: Path = STATE,
+    json_out: bool = JSON,
+) -> None:
+    """Emergency access to a pump this programmer is not paired with: interrogate, stop or
+    set the minimum rate, with this programmer's credential. Nothing else is possible."""
+    with user_errors():
+        if action not in EMERGENCY_ACTIONS:
+            raise ValueError(
+                f"{action!r}: accepted emergency actions are {', '.join(EMERGENCY_ACTIONS)}"
+            )
+        key = parse_public_key(pump_key, "--pump-key")
+        parse_address(address)
+        home = programmer_home(state)
+        _require_credential(home, Role.EMERGENCY)
+    with link_errors(), emergency_session(home, address, serial, key) as link:
+        run = EMERGENCY_ACTIONS[action]
+        if run is None:
+            report = workflows.interrogate(link)
+        else:
+            result = run(link)
+    if run is not None:
+        show_command(result, json_out, ())
+        return
+    if json_out:
+        emit_json({"report": plain(report)})
+        return
+    for name, value in report_summary(report):
+        console.print(f"{name}: {value}", markup=False, highlight=False)
 
 
 @programmer_app.command("pending", cls=OneLineErrorsCommand)

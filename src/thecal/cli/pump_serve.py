@@ -4,10 +4,15 @@
         --drug morphine --concentration "10 mg/mL" --fill "20 mL"   # first start only
 
 The first start implants a pump (filled, stopped, waiting for its prescription and
-priming bolus), prints its implant card (serial and device secret, also kept in DIR)
-and opens the pairing window. Later starts restore everything from DIR. The twin runs
-on the wall clock, `--speed` times faster. Stop it with Ctrl-C or SIGTERM: the state
-is saved first.
+priming bolus), installs the clinic's authority key (``--authority HEX``: programmers
+with a clinician credential it signed may pair as clinicians), prints its implant card
+(serial and device secret, also kept in DIR) and opens the pairing window. Later starts
+restore everything from DIR. The twin runs on the wall clock, `--speed` times faster.
+Stop it with Ctrl-C or SIGTERM: the state is saved first.
+
+Only one process serves a state directory (a second is refused: two copies of one
+pump's memory would overwrite each other), and a port already in use is refused before
+anything is created.
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ from thecal.cli.output import (
     emit_json,
     user_errors,
 )
+from thecal.link.authority import TrustedAuthority, parse_authority_key
 from thecal.link.served_pump import CARD_FILE, ImplantSpec, ServedPump, syringe_request
-from thecal.link.transports.tcp import parse_address
+from thecal.link.transports.tcp import TcpPumpServer, parse_address
+from thecal.pump.commands import Role
+from thecal.therapy.library import default_library
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.units import parse_concentration, parse_volume
 
@@ -50,14 +58,30 @@ def _implant_spec(
     if drug is None or concentration is None or fill is None:
         raise ValueError("the first start needs all of --drug, --concentration and --fill")
     find_pump_model(model)  # a clear error for an unknown model
-    when = datetime.fromisoformat(start) if start else datetime.now().replace(microsecond=0)
+    entry = default_library().find(drug)
+    if entry is None:
+        raise ValueError(
+            f"--drug: {drug!r} is not in the drug library; accepted: {default_library().drug_ids()}"
+        )
+    strength = parse_concentration(concentration, "--concentration")
+    if strength.amount <= 0:
+        raise ValueError('--concentration: must be more than zero, e.g. "10 mg/mL"')
+    filled = parse_volume(fill, "--fill")
+    if filled.amount <= 0:
+        raise ValueError('--fill: must be more than zero, e.g. "20 mL"')
+    try:
+        when = datetime.fromisoformat(start) if start else datetime.now().replace(microsecond=0)
+    except ValueError:
+        raise ValueError(
+            f"--start: {start!r}; accepted: an ISO date-time, e.g. 2026-05-04T08:00"
+        ) from None
     volume = parse_volume(catheter_volume, "--catheter-volume") if catheter_volume else None
     return ImplantSpec(
         model=model,
         serial=serial,
-        drug=drug,
-        concentration=parse_concentration(concentration, "--concentration"),
-        fill=parse_volume(fill, "--fill"),
+        drug=entry.id,
+        concentration=strength,
+        fill=filled,
         catheter_volume=volume,
         primed=volume is None,
         start=when,
@@ -94,6 +118,18 @@ def serve(
     pairing_window: int = typer.Option(
         1800, "--pairing-window", help="How long pairing stays open, in wall-clock seconds."
     ),
+    authority: list[str] = typer.Option(
+        None,
+        "--authority",
+        help="Clinic authority public key (hex) trusted for clinician and emergency "
+        "credentials (first start; repeatable).",
+    ),
+    emergency_authority: list[str] = typer.Option(
+        None,
+        "--emergency-authority",
+        help="Authority public key (hex) trusted for emergency credentials only "
+        "(first start; repeatable).",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the start-up report as JSON."),
 ) -> None:
     """Serve the pump twin kept in DIR over TCP until stopped."""
@@ -102,11 +138,23 @@ def serve(
             raise ValueError("--speed: must be more than zero")
         host, port = parse_address(listen)
         spec = _implant_spec(model, serial, drug, concentration, fill, catheter_volume, start)
-        served = ServedPump.open(state, spec, speed)
+        authorities = _authorities(authority or [], emergency_authority or [], spec)
+        try:
+            server = TcpPumpServer(host, port)  # bound first: a taken port changes nothing
+        except OSError as error:
+            raise ValueError(
+                f"--listen: cannot listen on {host}:{port} ({error.strerror or error}); "
+                "choose a free port, or 0 for any"
+            ) from None
+        try:
+            served = ServedPump.open(state, spec, speed, authorities=authorities)
+        except BaseException:
+            server.shutdown()
+            raise
     if served.first_start or open_pairing:
         # the window is the clinician's time: wall-clock seconds, whatever the pump's speed
         served.open_pairing(timedelta(seconds=pairing_window * speed))
-    address = served.listen(host, port)
+    address = served.serve_on(server)
     served.open_syringe_port()
     link_state = served.endpoint.state
     report = {
@@ -116,6 +164,7 @@ def serve(
         "pump_public_key": link_state.static.public.hex(),
         "first_start": served.first_start,
         "pairing_open": served.pairing_open(),
+        "authorities": sorted(link_state.authorities),
         "pump_time": served.twin.now,
         "state": str(state),
     }
@@ -141,6 +190,26 @@ def serve(
     signal.signal(signal.SIGINT, _stop)
     served.run()
     served.stop()
+
+
+def _authorities(
+    clinic: list[str], emergency: list[str], spec: ImplantSpec | None
+) -> tuple[TrustedAuthority, ...]:
+    if (clinic or emergency) and spec is None:
+        raise ValueError(
+            "--authority / --emergency-authority are installed at the first start (implant); "
+            "a running pump gets a new authority from a clinician session"
+        )
+    when = spec.start if spec is not None else datetime.now()
+    both = frozenset({Role.CLINICIAN, Role.EMERGENCY})
+    return tuple(
+        TrustedAuthority(parse_authority_key(text, option), label, roles, when, "implant")
+        for texts, option, label, roles in (
+            (clinic, "--authority", "clinic", both),
+            (emergency, "--emergency-authority", "emergency access", frozenset({Role.EMERGENCY})),
+        )
+        for text in texts
+    )
 
 
 @pump_app.command("card", cls=OneLineErrorsCommand)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from thecal.link.keys import key_id, load_private_key, protect_private_key
+from thecal.link.storage import atomic_write_bytes, atomic_write_json, private_directory, read_json
 from thecal.pump.commands import Role
 
 __all__ = [
@@ -43,7 +45,10 @@ __all__ = [
     "TrustedAuthority",
     "check_credential",
     "issue_credential",
+    "authority_public",
+    "load_authority",
     "parse_authority_key",
+    "save_authority",
 ]
 
 CREDENTIAL_ROLES = frozenset({Role.CLINICIAN, Role.EMERGENCY})
@@ -103,6 +108,45 @@ class AuthorityKey:
 
     def __repr__(self) -> str:
         return f"AuthorityKey(id={self.id})"
+
+
+AUTHORITY_KEY_FILE = "authority.key"
+AUTHORITY_FILE = "authority.json"
+
+
+def save_authority(
+    directory: Path, key: AuthorityKey, label: str, passphrase: bytes | None
+) -> None:
+    """Keep a new authority in `directory` (owner-only): ``authority.key`` (encrypted
+    under `passphrase`) and ``authority.json`` (public key, key id, label). `ValueError`
+    if the directory already holds one: an authority is never replaced by accident."""
+    private_directory(directory)
+    if (directory / AUTHORITY_KEY_FILE).exists():
+        raise ValueError(f"{directory} already holds an authority; choose another directory")
+    atomic_write_bytes(directory / AUTHORITY_KEY_FILE, key.to_pem(passphrase))
+    atomic_write_json(
+        directory / AUTHORITY_FILE, {"public_key": key.public.hex(), "key_id": key.id,
+                                     "label": label},
+    )  # fmt: skip
+
+
+def authority_public(directory: Path) -> dict[str, str]:
+    """The public half of the authority kept in `directory` (no passphrase needed)."""
+    path = directory / AUTHORITY_FILE
+    if not path.exists():
+        raise ValueError(f"{directory} holds no authority (create one: thecal authority create)")
+    data = read_json(path)
+    return {"public_key": str(data["public_key"]), "key_id": str(data["key_id"]),
+            "label": str(data.get("label", ""))}  # fmt: skip
+
+
+def load_authority(directory: Path, passphrase: bytes | None) -> AuthorityKey:
+    """The authority kept in `directory`; `ValueError` if there is none or the
+    passphrase is wrong."""
+    path = directory / AUTHORITY_KEY_FILE
+    if not path.exists():
+        raise ValueError(f"{directory} holds no authority (create one: thecal authority create)")
+    return AuthorityKey.from_pem(path.read_bytes(), passphrase)
 
 
 def _field(value: bytes) -> bytes:

@@ -11,7 +11,10 @@ returning a typed result that says exactly what happened on the pump.
   catheter data (which starts therapy);
 * `stop`, `minimum_rate`, `resume`, `alarm_test`, `post_mri_check`, `reset_flow_valve`;
 * `replacement_plan` — battery ERI and end-of-service planning;
-* `enrol_controller`, `revoke_controller`, `controllers` — who may talk to the pump.
+* `enrol_controller`, `revoke_controller`, `controllers`, `open_pairing`,
+  `trust_authority`, `remove_authority` — who may talk to the pump;
+* `security_digest` — what the pump's security log holds for the clinic (read with
+  every interrogation by the command line and the pump session page).
 
 Nothing is written unless the review is confirmed; a refusal by the pump is reported
 with its reason and means nothing changed.
@@ -25,7 +28,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
-from thecal.link.messages import ControllerList, EnrolController, ListControllers, RevokeController
+from thecal.link.messages import (
+    ControllerList,
+    EnrolController,
+    LinkCommand,
+    ListControllers,
+    OpenPairing,
+    ReadSecurityLog,
+    RemoveAuthority,
+    RevokeController,
+    SecurityDigest,
+    TrustAuthority,
+)
 from thecal.programmer.calculations import (
     MAX_PUMP_BOLUS,
     BridgePlan,
@@ -90,18 +104,22 @@ __all__ = [
     "interrogate",
     "minimum_rate",
     "next_refill",
+    "open_pairing",
     "plan_refill",
     "plan_replacement",
     "post_mri_check",
     "program",
     "refill",
+    "remove_authority",
     "replacement_plan",
     "reset_flow_valve",
     "resume",
     "review_against_pump",
     "revoke_controller",
+    "security_digest",
     "set_alarm_settings",
     "stop",
+    "trust_authority",
 ]
 
 REPLACEMENT_LEAD = timedelta(days=182)
@@ -144,7 +162,7 @@ class CommandResult:
         )
 
 
-def _send(link: Sender, command: Command | EnrolController | RevokeController) -> CommandResult:
+def _send(link: Sender, command: Command | LinkCommand) -> CommandResult:
     return CommandResult.of(command, link.call(command))
 
 
@@ -291,6 +309,16 @@ class RefillRequest:
     """The last increase and the time now, for the prescription's review (see
     `review_against_pump`)."""
 
+    def __post_init__(self) -> None:
+        # A zero concentration is no solution at all; it must not read as "unchanged".
+        if self.concentration is not None and self.concentration.amount <= 0:
+            raise ValueError(
+                f"concentration: {self.concentration} is not a solution; accepted: more than "
+                'zero, e.g. "10 mg/mL"'
+            )
+        if self.drug is not None and not self.drug.strip():
+            raise ValueError("drug: empty; accepted: a drug of the library, e.g. morphine")
+
 
 @dataclass(frozen=True)
 class RefillResult:
@@ -355,7 +383,11 @@ def plan_refill(
     library = library or default_library()
     expected = before.reservoir.estimated
     drug = (request.drug or before.reservoir.drug).strip().lower()
-    concentration = request.concentration or before.reservoir.concentration
+    concentration = (
+        request.concentration
+        if request.concentration is not None
+        else before.reservoir.concentration
+    )
     changed = drug != before.reservoir.drug or concentration != before.reservoir.concentration
     refusals: list[str] = []
     capacity = before.reservoir.capacity
@@ -627,9 +659,43 @@ def replacement_plan(link: Sender) -> ReplacementPlan:
 # -- controllers -------------------------------------------------------------------
 
 
-def enrol_controller(link: Sender, public_key: bytes, role: Role, label: str) -> CommandResult:
-    """Enrol a patient controller or another programmer by its public key."""
-    return _send(link, EnrolController(public_key, role, label))
+def enrol_controller(
+    link: Sender,
+    public_key: bytes,
+    role: Role,
+    label: str,
+    expires_at: datetime | None = None,
+) -> CommandResult:
+    """Enrol a patient controller or another programmer by its public key, until
+    `expires_at` (pump time; None: until revoked). This is also how a revoked key is
+    admitted again."""
+    return _send(link, EnrolController(public_key, role, label, expires_at))
+
+
+def open_pairing(link: Sender, seconds: int) -> CommandResult:
+    """Open the pump's pairing window for `seconds`: the implant card then pairs one
+    patient controller (`thecal patient pair`)."""
+    return _send(link, OpenPairing(seconds))
+
+
+def trust_authority(
+    link: Sender, public_key: bytes, label: str, roles: frozenset[Role]
+) -> CommandResult:
+    """Install another authority (e.g. the patient's new clinic) for `roles`."""
+    return _send(link, TrustAuthority(public_key, label, roles))
+
+
+def remove_authority(link: Sender, key_id: str) -> CommandResult:
+    return _send(link, RemoveAuthority(key_id))
+
+
+def security_digest(link: Sender, since: int = 0) -> SecurityDigest:
+    """The pump's notable security records after sequence number `since` (one page),
+    the lifetime count of every kind and the head of its hash chain."""
+    response = link.call(ReadSecurityLog(since))
+    if isinstance(response, Rejected) or not isinstance(response.payload, SecurityDigest):
+        raise ProgrammerError(f"the pump refused to show its security log: {response.message}")
+    return response.payload
 
 
 def revoke_controller(link: Sender, key_id: str) -> CommandResult:

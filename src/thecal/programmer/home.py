@@ -121,6 +121,9 @@ class ControllerHome:
     def _key_file(self) -> Path:
         return self.path / "identity.key"
 
+    def key_exists(self) -> bool:
+        return self._key_file.exists() or self._identity_file.exists()
+
     def key_protected(self) -> bool:
         """Whether the private key is stored encrypted (False before it exists)."""
         return self._key_file.exists() and key_is_encrypted(self._key_file.read_bytes())
@@ -143,6 +146,11 @@ class ControllerHome:
             key = StaticKey.from_pem(stored, self.passphrase)
             if self.passphrase is not None and not key_is_encrypted(stored):
                 self._store_key(key)  # protect a key kept in clear until now
+            if public_data is None:  # killed between writing the key and its public half
+                atomic_write_json(
+                    self._identity_file, {"public_key": key.public.hex(), "key_id": key.id,
+                                          "hello": 0},
+                )  # fmt: skip
             return key
         key = StaticKey.generate()
         self._store_key(key)

@@ -9,7 +9,14 @@ Directory layout::
     clinic.sqlite   the clinic database, seeded with the demo clinic on the first start
     pumps/SERIAL/   one served pump twin per implanted programmable pump (state, implant
                     card, security log: `thecal.link.served_pump`)
-    programmer/     this server's programmer identity and pairings (`ProgrammerStation.home`)
+    programmer/     this server's programmer identity, credential and pairings
+                    (`ProgrammerStation.home`)
+    authority/      the demo clinic's credential authority: every twin trusts it (installed
+                    as at implant), and it signs the station's clinician credential
+
+The demo's keys are kept in clear: the whole directory is a throw-away simulation. A
+clinic keeps its authority key and its programmers' keys under passphrases
+(`thecal authority`, `thecal programmer`).
 
 Time. Clinic time = anchor + (wall − wall anchor) × speed, the same rule the served pumps
 run on (`thecal.link.served_pump.WallClock`); the twins get the same anchor and speed, in
@@ -50,9 +57,18 @@ from thecal.clinic.service.core import Clinic, ClinicSettings, FixedClock
 from thecal.clinic.storage import migrate
 from thecal.clinic.storage.database import Database
 from thecal.clinic.storage.models import Implant, ImplantStatus, Patient
+from thecal.link.authority import (
+    AuthorityKey,
+    TrustedAuthority,
+    issue_credential,
+    load_authority,
+    save_authority,
+)
 from thecal.link.served_pump import STATE_FILE, ImplantSpec, ServedPump, WallClock
 from thecal.link.storage import atomic_write_json, private_directory, read_json
+from thecal.programmer.home import ControllerHome
 from thecal.pump import device_profile
+from thecal.pump.commands import Role
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import Concentration, Volume
 from thecal.web.pumps import ProgrammerStation, PumpInReach
@@ -78,6 +94,9 @@ MARKER_FORMAT = "thecal.demo/1"
 DATABASE_FILE = "clinic.sqlite"
 PUMPS_DIR = "pumps"
 PROGRAMMER_DIR = "programmer"
+AUTHORITY_DIR = "authority"
+CREDENTIAL_YEARS = 10
+"""The station's credential is valid this long (pump time: the demo's clock runs fast)."""
 
 PAIRING_WINDOW = timedelta(hours=12)
 """How long each twin's pairing window stays open after a start, in wall-clock time (the
@@ -344,6 +363,7 @@ class DemoSystem:
         """Implants that have no twin, and why (e.g. a constant-flow pump)."""
         self._running: dict[str, _RunningTwin] = {}
         self.station = ProgrammerStation(directory / PROGRAMMER_DIR)
+        self._authority_key: AuthorityKey
 
     @property
     def twins(self) -> dict[str, ServedPump]:
@@ -426,6 +446,47 @@ class DemoSystem:
         atomic_write_json(marker_file, marker)
         return system
 
+    def _authority(self, timezone: str) -> TrustedAuthority:
+        """The demo clinic's authority (made on the first start), as a twin trusts it."""
+        folder = self.directory / AUTHORITY_DIR
+        try:
+            key = load_authority(folder, None)
+        except ValueError:
+            if (folder / "authority.key").exists():
+                raise
+            key = AuthorityKey.generate()
+            save_authority(folder, key, "demo clinic", None)
+        now = pump_local(self.clock.now(), timezone)
+        self._authority_key = key
+        both = frozenset({Role.CLINICIAN, Role.EMERGENCY})
+        return TrustedAuthority(key.public, "demo clinic", both, now, "implant")
+
+    def _credential_for_station(self, timezone: str) -> None:
+        """Issue the station a clinician credential from the demo authority when it has
+        none, or one from another authority, or one ending within a year (pump time)."""
+        home = ControllerHome(self.directory / PROGRAMMER_DIR)
+        now = pump_local(self.clock.now(), timezone)
+        held = home.credential()
+        key = self._authority_key
+        if (
+            held is not None
+            and held.authority == key.id
+            and held.subject == home.public_key()
+            and held.not_before <= now
+            and held.not_after - now > timedelta(days=365)
+        ):
+            return
+        home.install_credential(
+            issue_credential(
+                key,
+                home.public_key(),
+                Role.CLINICIAN,
+                "demo clinic programmer station",
+                now - timedelta(days=1),
+                now + timedelta(days=365 * CREDENTIAL_YEARS),
+            )
+        )
+
     def _start_twins(
         self,
         records: list[ImplantRecord],
@@ -434,6 +495,8 @@ class DemoSystem:
         ports: dict[str, int],
     ) -> None:
         pump_clock = self.clock.pump_clock(timezone)
+        authority = self._authority(timezone)
+        self._credential_for_station(timezone)
         pumps: list[PumpInReach] = []
         for record in records:
             if not device_profile(record.model).electronics:
@@ -441,8 +504,9 @@ class DemoSystem:
             folder = self.directory / PUMPS_DIR / _safe_name(record.serial)
             # A twin that exists already has lived on since; only a new one is planned.
             plan = None if (folder / STATE_FILE).exists() else twin_plan(record, timezone)
-            served = ServedPump.open(folder, plan, clock=pump_clock)
+            served = ServedPump.open(folder, plan, clock=pump_clock, authorities=(authority,))
             try:
+                _trust_demo_authority(served, authority)
                 # the window is the clinician's time: wall-clock, whatever the speed
                 served.open_pairing(PAIRING_WINDOW * self.clock.anchor.speed)
                 address = _listen(served, host, ports.get(record.serial))
@@ -502,6 +566,17 @@ class DemoSystem:
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _trust_demo_authority(served: ServedPump, authority: TrustedAuthority) -> None:
+    """A twin made by a demo from before authorities existed trusts none: install the
+    demo clinic's, as its implant would have (the demo's own migration, never a
+    pump's)."""
+    state = served.endpoint.state
+    if authority.key_id not in state.authorities and not state.authorities:
+        with served.lock:
+            state.trust(authority)
+            served.save()
 
 
 def _stop_twin(running: _RunningTwin) -> None:

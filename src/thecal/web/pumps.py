@@ -4,13 +4,17 @@ In a clinic the programmer reaches the pump under its programming head; here the
 in reach are served pump twins (`thecal pump serve`, or the ones `thecal demo` starts),
 each listening for the secure link on a TCP address. The server pairs with a pump the
 way a clinician's programmer does: with the device secret from the patient's implant
-card, while the pump's pairing window is open.
+card, while the pump's pairing window is open, and the clinician credential the clinic's
+authority issued to this station (kept in its state directory: the card alone never
+makes anyone a clinician).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from thecal.programmer.home import ControllerHome
 
 __all__ = ["ProgrammerStation", "PumpInReach"]
 
@@ -35,9 +39,15 @@ class ProgrammerStation:
     """This server's programmer: its state directory and the pumps in reach."""
 
     home: Path
-    """A `thecal.programmer.home.ControllerHome` directory: key pair, pairings and the
-    journal of unanswered requests."""
+    """A `thecal.programmer.home.ControllerHome` directory: key pair, credential,
+    pairings and the journal of unanswered requests."""
     pumps: tuple[PumpInReach, ...] = ()
+    passphrase: bytes | None = field(default=None, repr=False)
+    """What the station's private key is encrypted under (None: kept in clear, as in the
+    demo, whose whole directory is throw-away)."""
+
+    def controller_home(self) -> ControllerHome:
+        return ControllerHome(self.home, self.passphrase)
 
     def pump(self, serial: str) -> PumpInReach | None:
         """The pump in reach with this serial, if any."""

@@ -184,6 +184,7 @@ class TcpPumpServer:
         self._table = threading.Lock()  # guards _connections
         self.shed_count = 0
         self.refused_count = 0
+        self._serving = False
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -319,6 +320,7 @@ class TcpPumpServer:
     def start(self, service: FrameService) -> threading.Thread:
         """Serve `service` from a background thread until `shutdown`."""
         self._service = service
+        self._serving = True
         thread = threading.Thread(target=self.serve_forever, name="pump-tcp", daemon=True)
         thread.start()
         return thread
@@ -327,7 +329,10 @@ class TcpPumpServer:
         self._server.serve_forever(poll_interval=0.2)
 
     def shutdown(self) -> None:
-        self._server.shutdown()
+        """Stop serving and release the address (also for a server never started)."""
+        if self._serving:
+            self._server.shutdown()  # waits for serve_forever, so only once it runs
+            self._serving = False
         self._server.server_close()
         with self._table:
             for connection in self._connections:

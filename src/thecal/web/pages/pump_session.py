@@ -39,9 +39,15 @@ from thecal.clinic.access import PUMP_ACTION_PERMISSIONS, Actor, PumpAction, aut
 from thecal.clinic.errors import Invalid, NotFound, ServiceError
 from thecal.clinic.service import Clinic, implants, interrogations, patients, prescriptions
 from thecal.clinic.service.core import Call
-from thecal.link.controller import HandshakeRefused, LinkDown, LinkUnavailable, OutcomeUnknown
+from thecal.link.controller import (
+    HandshakeRefused,
+    LinkDown,
+    LinkUnavailable,
+    OutcomeUnknown,
+    PumpBusy,
+)
 from thecal.link.keys import DeviceSecret
-from thecal.link.messages import RefusalReason
+from thecal.link.messages import RefusalReason, SecurityDigest
 from thecal.programmer import clinician
 from thecal.programmer.calculations import CatheterData
 from thecal.programmer.clinician import (
@@ -54,6 +60,7 @@ from thecal.programmer.clinician import (
     RefillResult,
 )
 from thecal.programmer.connection import (
+    NotIdentified,
     ResolvedRequest,
     Sender,
     Session,
@@ -61,9 +68,9 @@ from thecal.programmer.connection import (
     open_session,
     pair_tcp,
 )
-from thecal.programmer.home import ControllerHome, PumpPairing
+from thecal.programmer.home import PumpPairing
 from thecal.programmer.reading import reading_of
-from thecal.programmer.report import report_summary
+from thecal.programmer.report import report_summary, security_summary
 from thecal.programmer.review import Review, settings_of
 from thecal.pump.commands import Accepted, Role
 from thecal.pump.eventlog import LogEvent
@@ -162,14 +169,24 @@ def _refusal_words(refused: HandshakeRefused, serial: str) -> str:
             "was revoked or the pump was reset. Pair again with the device secret."
         )
     if reason is RefusalReason.BUSY:
-        return f"pump {serial} is busy; try again in a moment. Nothing was sent."
+        wait = refused.refusal.retry_after_s
+        return (
+            f"pump {serial} is busy (its connections or handshake budget are taken); try "
+            f"again in {wait or 'a few'} s. Nothing was sent."
+        )
+    if reason in (RefusalReason.EXPIRED, RefusalReason.CREDENTIAL):
+        return (
+            f"pump {serial} no longer accepts this programmer's enrolment or credential "
+            f"({reason.value}): renew the station's credential with the clinic's authority. "
+            "Nothing was sent."
+        )
     return f"pump {serial} refused the connection ({reason.value}). Nothing was sent."
 
 
 def _visit(station: ProgrammerStation, pump: PumpInReach, work: Callable[[Session], T]) -> Visit[T]:
     """Connect to `pump`, resolve the journal, run `work`, disconnect: every way this can
     go wrong becomes a `LinkProblem`, never an exception."""
-    home = ControllerHome(station.home)
+    home = station.controller_home()
     pairing = home.pairings().get(pump.serial)
     if pairing is None or pairing.role is not Role.CLINICIAN:
         message = f"this programmer is not paired with pump {pump.serial}"
@@ -196,7 +213,15 @@ def _visit(station: ProgrammerStation, pump: PumpInReach, work: Callable[[Sessio
         )
         return Visit(resolved=resolved, problem=LinkProblem(LinkFailure.UNKNOWN, message))
     except HandshakeRefused as refused:
-        return Visit(problem=LinkProblem(LinkFailure.REFUSED, _refusal_words(refused, pump.serial)))
+        failure = LinkFailure.BUSY if refused.busy else LinkFailure.REFUSED
+        return Visit(problem=LinkProblem(failure, _refusal_words(refused, pump.serial)))
+    except PumpBusy as busy:
+        wait = busy.retry_after_s
+        message = (
+            f"pump {pump.serial} is busy (its connections or handshake budget are taken); "
+            f"try again in {wait or 'a few'} s. Nothing was sent."
+        )
+        return Visit(problem=LinkProblem(LinkFailure.BUSY, message))
     except (LinkUnavailable, LinkDown) as error:
         message = (
             f"pump {pump.serial} did not answer at {pump.address} ({error}). Nothing was sent; "
@@ -374,10 +399,16 @@ class ReportView:
     next_refill: ReservoirProjection | None
     replacement: clinician.ReplacementPlan
     matches_clinic: bool | None
+    security: list[tuple[str, str]]
+    """What the pump's security log says about the link (empty when not read)."""
 
     @classmethod
     def of(
-        cls, report: InterrogationReport, library: DrugLibrary, where: Where | None
+        cls,
+        report: InterrogationReport,
+        library: DrugLibrary,
+        where: Where | None,
+        digest: SecurityDigest | None = None,
     ) -> ReportView:
         model = find_pump_model(report.model_id)
         matches = None
@@ -391,6 +422,7 @@ class ReportView:
             clinician.next_refill(report, library),
             clinician.plan_replacement(report),
             matches,
+            security_summary(digest) if digest is not None else [],
         )
 
 
@@ -459,7 +491,7 @@ def _may(actor: Actor, where: Where | None) -> dict[str, bool]:
 
 
 def _paired(station: ProgrammerStation, serial: str) -> PumpPairing | None:
-    pairing = ControllerHome(station.home).pairings().get(serial)
+    pairing = station.controller_home().pairings().get(serial)
     return pairing if pairing is not None and pairing.role is Role.CLINICIAN else None
 
 
@@ -511,7 +543,7 @@ def _session_page(
         resolved_words=_resolved_words(shown.resolved),
         secret=shown.secret if shown.secret is not None else (pump.device_secret or ""),
         secret_prefilled=shown.secret is None and pump.device_secret is not None,
-        pending=len(ControllerHome(station.home).pending(pump.serial)),
+        pending=len(station.controller_home().pending(pump.serial)),
     )
 
 
@@ -541,7 +573,7 @@ def pumps_in_reach(
                 return RedirectResponse(f"/pump/{wanted.serial}", status_code=303)
             missing = wanted.serial
         if station is not None:
-            pairings = ControllerHome(station.home).pairings()
+            pairings = station.controller_home().pairings()
             for pump in station.pumps:
                 pairing = pairings.get(pump.serial)
                 paired = pairing is not None and pairing.role is Role.CLINICIAN
@@ -590,7 +622,22 @@ def _pair_problems(refused: HandshakeRefused) -> FormProblems:
         wait = f" for {refusal.retry_after_s} s" if refusal.retry_after_s else ""
         return FormProblems(general=(f"Too many wrong device secrets: the pump has locked "
                                      f"pairing{wait}.",))  # fmt: skip
+    if refusal.reason in (RefusalReason.CREDENTIAL, RefusalReason.NEEDS_CLINICIAN_WINDOW):
+        return FormProblems(general=(
+            "The pump did not accept this station's clinician credential (it is missing, "
+            "expired, or from an authority the pump does not trust): renew it with the "
+            "clinic's authority. The device secret alone never pairs a clinician.",))  # fmt: skip
+    if refusal.reason is RefusalReason.REVOKED:
+        return FormProblems(general=(
+            "This station's key was revoked on this pump: only a clinician session from "
+            "another programmer can enrol it again.",))  # fmt: skip
+    if refusal.reason is RefusalReason.BUSY:
+        return FormProblems(general=(_refusal_words(refused, "the"),))
     return FormProblems(general=(f"The pump refused to pair ({refusal.reason.value}).",))
+
+
+class _NoCredential(Exception):
+    pass
 
 
 def _pair(request: Request, serial: str, clinic: Clinic, actor: Actor, typed: str) -> Response:
@@ -608,12 +655,24 @@ def _pair(request: Request, serial: str, clinic: Clinic, actor: Actor, typed: st
                                               "request; try again.",))  # fmt: skip
         return _session_page(request, clinic, actor, station, pump, shown, 422)
     try:
-        pair_tcp(ControllerHome(station.home), pump.address, secret, Role.CLINICIAN,
-                 PROGRAMMER_LABEL, serial=pump.serial)  # fmt: skip
+        home = station.controller_home()
+        if home.credential() is None:
+            raise _NoCredential
+        pair_tcp(home, pump.address, secret, PROGRAMMER_LABEL, serial=pump.serial)
+    except _NoCredential:
+        shown.pairing = FormProblems(general=(
+            "This station holds no clinician credential, so no pump would accept it as a "
+            "clinician: install one signed by the clinic's authority.",))  # fmt: skip
     except HandshakeRefused as refused:
         shown.pairing = _pair_problems(refused)
     except WrongPump as wrong:
         shown.pairing = FormProblems(general=(str(wrong),))
+    except NotIdentified:
+        shown.pairing = FormProblems(general=(
+            "The pump's pairing window is closed: open it (the programming head or magnet "
+            "over the pump) and try again.",))  # fmt: skip
+    except PumpBusy as busy:
+        shown.pairing = FormProblems(general=(f"{busy}.",))
     except (LinkUnavailable, LinkDown) as error:
         shown.pairing = FormProblems(general=(
             f"The pump did not answer at {pump.address} ({error}): check that it is in reach "
@@ -653,12 +712,17 @@ def _interrogate(
     # import); the clinic service checks it again when it files.
     reach = _reach(request, serial, clinic, actor, PumpAction.INTERROGATE)
     station, pump, where, library = reach.station, reach.pump, reach.where, reach.library
-    visit = _visit(station, pump, lambda session: clinician.interrogate(session.link))
+
+    def work(session: Session) -> tuple[InterrogationReport, SecurityDigest]:
+        return clinician.interrogate(session.link), clinician.security_digest(session.link)
+
+    visit = _visit(station, pump, work)
     shown = SessionPage(problem=visit.problem, resolved=visit.resolved)
     if visit.value is not None:
-        shown.report = ReportView.of(visit.value, library, where)
+        report, digest = visit.value
+        shown.report = ReportView.of(report, library, where, digest)
         if file:
-            shown.filed = _file(clinic, actor, where, visit.value)
+            shown.filed = _file(clinic, actor, where, report)
     return _session_page(request, clinic, actor, station, pump, shown)
 
 
