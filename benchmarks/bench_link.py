@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from thecal.link.controller import ControllerLink
 from thecal.link.frame import Frame, FrameType, encode_frame
-from thecal.link.guard import COOKIE_LEN
+from thecal.link.guard import ADMISSION_LEN, COOKIE_LEN
 from thecal.link.keys import StaticKey
 from thecal.link.pump_endpoint import MODE_SESSION, PumpEndpoint
 from thecal.link.pump_state import EnrolledController, PumpLinkState
@@ -75,7 +75,9 @@ def main() -> None:
     dh_before = endpoint.stats.meter.dh
 
     def junk() -> None:
-        body = bytes([MODE_SESSION]) + bytes(COOKIE_LEN) + os.urandom(32 + 48 + 16 + 8)
+        body = (
+            bytes([MODE_SESSION]) + bytes(COOKIE_LEN + ADMISSION_LEN) + os.urandom(32 + 48 + 16 + 8)
+        )
         endpoint.receive(encode_frame(Frame(FrameType.HANDSHAKE_INIT, 0, body)))
 
     junk_rate = _per_second(junk)

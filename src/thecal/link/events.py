@@ -15,8 +15,10 @@ known, and how many occurrences it stands for). The log
   (`thecal.link.messages.SecurityDigest`), so history rewritten later no longer
   matches what the clinic saw;
 * keeps recent records in memory, bounded, and **notable** ones (everything but routine
-  session starts and expiries) in a separate bounded buffer, so a flood of one kind
-  cannot push an enrolment, a revocation or an emergency session out of what the next
+  session starts and expiries) in two more bounded buffers: **changes** of who may talk
+  (enrolments, revocations, pairing windows, authorities, emergency sessions: only a
+  clinician, the card or a credential can cause them) apart from **refusals** (which
+  anyone can cause), so no flood of refusals can push a change out of what the next
   interrogation reports;
 * passes each record to an optional sink (the served pump appends them to a rotating
   JSON-lines file, `thecal.link.security_file`) and to the standard `logging` logger
@@ -37,6 +39,7 @@ from typing import Any
 
 __all__ = [
     "GENESIS",
+    "CHANGES",
     "NOTABLE",
     "REPEAT_BURST",
     "REPEAT_WINDOW",
@@ -108,6 +111,7 @@ NOTABLE = frozenset(
     for kind in SecurityEventKind
     if kind not in {SecurityEventKind.SESSION_STARTED, SecurityEventKind.SESSION_EXPIRED}
 )
+CHANGES = NOTABLE - REFUSALS
 """What the clinic is told about with the next interrogation: every refusal (rate-limited
 into counts) and every change of who may talk; not the routine starts and ends of the
 clinic's own sessions."""
@@ -216,13 +220,14 @@ class SecurityLog:
         keep: int = 4096,
         sink: Callable[[LoggedEvent], None] | None = None,
         *,
-        keep_notable: int = 256,
+        keep_notable: int = 128,
         burst: int = REPEAT_BURST,
         window: timedelta = REPEAT_WINDOW,
         head: tuple[int, str] | None = None,
     ) -> None:
         self._records: deque[LoggedEvent] = deque(maxlen=keep)
-        self._notable: deque[LoggedEvent] = deque(maxlen=keep_notable)
+        self._changes: deque[LoggedEvent] = deque(maxlen=keep_notable)
+        self._refusals: deque[LoggedEvent] = deque(maxlen=keep_notable)
         self.counts: Counter[SecurityEventKind] = Counter()
         self.sink = sink
         self.burst = burst
@@ -274,8 +279,10 @@ class SecurityLog:
         record = LoggedEvent(seq, event, self.head, _digest(self.head, seq, event))
         self.last_seq, self.head = seq, record.hash
         self._records.append(record)
-        if event.kind in NOTABLE:
-            self._notable.append(record)
+        if event.kind in CHANGES:
+            self._changes.append(record)
+        elif event.kind in NOTABLE:
+            self._refusals.append(record)
         level = logging.WARNING if event.refusal else logging.INFO
         _logger.log(
             level, "%s %s key=%s count=%d", event.kind.value, event.detail, event.key_id,
@@ -301,5 +308,7 @@ class SecurityLog:
     def notable(self, since: int = 0, limit: int | None = None) -> tuple[LoggedEvent, ...]:
         """Notable records with a sequence number above `since`, oldest first (at most
         `limit`, the oldest of them)."""
-        found = [record for record in self._notable if record.seq > since]
+        found = sorted(
+            (r for r in (*self._changes, *self._refusals) if r.seq > since), key=lambda r: r.seq
+        )
         return tuple(found if limit is None else found[:limit])
