@@ -112,3 +112,47 @@ def test_the_syringe_port_aspirates_and_refills_the_physical_reservoir(tmp_path:
 def test_addresses_are_host_and_port(text: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_address(text)
+
+
+def test_a_second_process_cannot_serve_the_same_pump_and_roll_back_a_revocation(
+    tmp_path: Path,
+) -> None:
+    from thecal.link.storage import DirectoryBusy
+
+    served = ServedPump.open(tmp_path, SPEC)
+    try:
+        with pytest.raises(DirectoryBusy, match="served by another pump process"):
+            ServedPump.open(tmp_path, None)
+    finally:
+        served.stop()
+    again = ServedPump.open(tmp_path, None)  # once stopped, it may be served again
+    again.stop()
+
+
+def test_temporary_files_a_kill_left_behind_are_removed_on_start(tmp_path: Path) -> None:
+    served = ServedPump.open(tmp_path, SPEC)
+    served.stop()
+    leftovers = [tmp_path / ".state.json.abcd1234.partial", tmp_path / ".card.txt.x_y_z_12.partial"]
+    for path in leftovers:
+        path.write_text("half a state")
+    keep = tmp_path / "notes.partial"  # not ours: left alone
+    keep.write_text("mine")
+    again = ServedPump.open(tmp_path, None)
+    again.stop()
+    assert not any(path.exists() for path in leftovers)
+    assert keep.exists()
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_the_security_log_on_disk_is_one_chain_across_restarts(tmp_path: Path) -> None:
+    from thecal.link.security_file import read_security_log, verify_security_log
+
+    served = ServedPump.open(tmp_path, SPEC)  # logs the pairing window opening
+    served.open_pairing(timedelta(minutes=5))
+    served.stop()
+    again = ServedPump.open(tmp_path, None)
+    again.open_pairing(timedelta(minutes=5))
+    again.stop()
+    records, problems = read_security_log(tmp_path)
+    assert problems == [] and len(records) == 2
+    assert verify_security_log(tmp_path) is None

@@ -44,6 +44,7 @@ from thecal.cli.output import (
 )
 from thecal.link.authority import Credential
 from thecal.link.controller import (
+    BadPumpKey,
     HandshakeRefused,
     LinkUnavailable,
     OutcomeUnknown,
@@ -141,6 +142,8 @@ def link_errors() -> Iterator[None]:
         fail(str(refused), EXIT_REFUSED)
     except PumpBusy as busy:
         no_answer(str(busy))
+    except BadPumpKey as bad:
+        fail(str(bad))
     except OutcomeUnknown as unknown:
         no_answer(f"{unknown} (kept in the state directory; it is resent on the next run)")
     except LinkUnavailable as unavailable:

@@ -47,6 +47,7 @@ from thecal.link.session import OpenFailure, SessionCipher, pad, unpad
 from thecal.pump.commands import Command, Response
 
 __all__ = [
+    "BadPumpKey",
     "Channel",
     "ControllerLink",
     "HandshakeRefused",
@@ -65,6 +66,17 @@ class LinkDown(Exception):
 
 class LinkUnavailable(Exception):
     """No answer from the pump within the retry budget."""
+
+
+class BadPumpKey(LinkUnavailable):
+    """The pump's public key (from the implant card, or an IDENTIFY answer) is not a
+    usable X25519 key: no handshake with it can succeed, and nothing was sent."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the pump's public key is not a valid key (check it against the implant card): "
+            "nothing was sent"
+        )
 
 
 class PumpBusy(LinkUnavailable):
@@ -309,7 +321,11 @@ class ControllerLink:
             self.static, self.pump_public_key, prologue(self.serial), psk, self.entropy
         )
         hello = HandshakeHello(self.hello_clock(), label, self.credential)
-        message1 = initiator.write_message_1(pad(self.registry.encode(hello), HELLO_PAD))
+        try:
+            message1 = initiator.write_message_1(pad(self.registry.encode(hello), HELLO_PAD))
+            self._admission_tag(b"", message1)  # derives the admission key once
+        except (HandshakeFailure, ValueError):  # a low-order or malformed pump key
+            raise BadPumpKey() from None
         cookie = bytes(COOKIE_LEN)
         for attempt in range(self.retry.handshake_attempts):
             tag = self._admission_tag(cookie, message1)

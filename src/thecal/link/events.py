@@ -38,8 +38,8 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
-    "GENESIS",
     "CHANGES",
+    "GENESIS",
     "NOTABLE",
     "REPEAT_BURST",
     "REPEAT_WINDOW",
@@ -159,17 +159,20 @@ class LoggedEvent:
 
     @classmethod
     def from_dict(cls, raw: Any) -> LoggedEvent:
-        """`ValueError` (or `KeyError`/`TypeError`) for a record that is not one of ours."""
+        """`ValueError` for a record that is not one of ours."""
         if not isinstance(raw, dict):
             raise ValueError("a log record is a JSON object")
-        event = SecurityEvent(
-            SecurityEventKind(raw["kind"]),
-            datetime.fromisoformat(raw["at"]),
-            str(raw["detail"]),
-            None if raw["key_id"] is None else str(raw["key_id"]),
-            int(raw["count"]),
-        )
-        return cls(int(raw["seq"]), event, str(raw["prev"]), str(raw["hash"]))
+        try:
+            event = SecurityEvent(
+                SecurityEventKind(raw["kind"]),
+                datetime.fromisoformat(raw["at"]),
+                str(raw["detail"]),
+                None if raw["key_id"] is None else str(raw["key_id"]),
+                int(raw["count"]),
+            )
+            return cls(int(raw["seq"]), event, str(raw["prev"]), str(raw["hash"]))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"not a log record ({error})") from None
 
 
 @dataclass(frozen=True)

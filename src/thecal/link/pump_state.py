@@ -184,10 +184,19 @@ class PumpLinkState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PumpLinkState:
-        # format 1 (before authorities and expiry) reads as a pump that trusts no authority
-        if data.get("format") not in (1, 2):
+    def from_dict(cls, data: Any) -> PumpLinkState:
+        """The state `to_dict` wrote; `ValueError` for anything else (never half-read)."""
+        if not isinstance(data, dict) or data.get("format") not in (1, 2):
             raise ValueError("link state: unknown format; accepted: formats 1 and 2")
+        try:
+            return cls._from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            what = f"missing {error}" if isinstance(error, KeyError) else str(error)
+            raise ValueError(f"link state: {what}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> PumpLinkState:
+        # format 1 (before authorities and expiry) reads as a pump that trusts no authority
 
         def when(text: str | None) -> datetime | None:
             return datetime.fromisoformat(text) if text else None

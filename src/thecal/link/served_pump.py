@@ -18,6 +18,7 @@ down (scaled by the speed): the implanted pump kept running while its simulator 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import socketserver
@@ -54,8 +55,10 @@ __all__ = [
     "STATE_FILE",
     "SYRINGE_READING",
     "ImplantSpec",
+    "SavedState",
     "ServedPump",
     "WallClock",
+    "read_state",
     "syringe_request",
 ]
 
@@ -100,6 +103,41 @@ class ImplantSpec:
     """Already programmed (None: stopped, waiting for its first prescription)."""
     battery_charge: Fraction = Fraction(1)
     """Charge left, a fraction of capacity (1: a new pump)."""
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """What `state.json` holds: the twin, the link state and the wall-clock anchor (the
+    twin's clock `twin_time` was reached at wall-clock second `wall`, at `speed`)."""
+
+    twin: PumpTwin
+    link: PumpLinkState
+    twin_time: datetime
+    wall: float
+    speed: float
+
+
+def read_state(path: Path) -> SavedState:
+    """Read a served pump's state file; `ValueError` naming the file for anything that is
+    not a state this program wrote (a doctored or damaged file never half-loads)."""
+    data = read_json(path)
+    try:
+        if not isinstance(data, dict) or data.get("format") != "thecal.served-pump/1":
+            raise ValueError("not a served-pump state (format thecal.served-pump/1)")
+        anchor = data["clock"]
+        wall, speed = float(anchor["wall"]), float(anchor["speed"])
+        if not (math.isfinite(wall) and math.isfinite(speed) and speed > 0):
+            raise ValueError("the clock anchor is not a finite time and a positive speed")
+        return SavedState(
+            PumpTwin.restore(data["twin"]),
+            PumpLinkState.from_dict(data["link"]),
+            datetime.fromisoformat(anchor["twin"]),
+            wall,
+            speed,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
+        what = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        raise ValueError(f"{path}: not a valid pump state ({what})") from None
 
 
 class ServedPump:
@@ -176,13 +214,11 @@ class ServedPump:
         remove_partial_writes(directory)
         state_file = directory / STATE_FILE
         if state_file.exists():
-            data = read_json(state_file)
-            twin = PumpTwin.restore(data["twin"])
-            link_state = PumpLinkState.from_dict(data["link"])
+            saved = read_state(state_file)
+            twin, link_state = saved.twin, saved.link
             if clock is None:
-                anchor = data["clock"]
-                gap = max(0.0, wall() - float(anchor["wall"])) * float(anchor["speed"])
-                caught_up = datetime.fromisoformat(anchor["twin"]) + timedelta(seconds=gap)
+                gap = max(0.0, wall() - saved.wall) * saved.speed
+                caught_up = saved.twin_time + timedelta(seconds=gap)
             else:
                 caught_up = clock.now()
             if caught_up > twin.now:

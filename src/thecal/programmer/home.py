@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from thecal.link.authority import Credential
 from thecal.link.keys import StaticKey, key_id, key_is_encrypted
@@ -45,6 +46,18 @@ __all__ = [
 
 ENVIRONMENT_VARIABLE = "THECAL_PROGRAMMER_HOME"
 PASSPHRASE_VARIABLE = "THECAL_PROGRAMMER_PASSPHRASE"
+T = TypeVar("T")
+
+
+def _parsed(path: Path, parse: Callable[[Any], T]) -> T:
+    """`parse` of the JSON in `path`; `ValueError` naming the file for anything this
+    program did not write (a damaged or edited file is reported, never half-read)."""
+    data = read_json(path)
+    try:
+        return parse(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        what = f"missing {error}" if isinstance(error, KeyError) else str(error)
+        raise ValueError(f"{path}: not a valid state file ({what})") from None
 
 
 @dataclass(frozen=True)
@@ -69,10 +82,10 @@ class PumpPairing:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> PumpPairing:
         return cls(
-            raw["serial"],
-            raw["model"],
-            bytes.fromhex(raw["public_key"]),
-            raw["address"],
+            str(raw["serial"]),
+            str(raw["model"]),
+            _key_bytes(raw["public_key"]),
+            str(raw["address"]),
             Role(raw["role"]),
         )
 
@@ -135,9 +148,12 @@ class ControllerHome:
         return self._key
 
     def _load_or_create_key(self) -> StaticKey:
-        public_data = read_json(self._identity_file) if self._identity_file.exists() else None
+        public_data = (
+            _parsed(self._identity_file, _identity) if self._identity_file.exists() else None
+        )
         if public_data is not None and "private_key" in public_data:  # written before protection
-            key = StaticKey.from_hex(public_data.pop("private_key"))
+            key = _parsed(self._identity_file, lambda d: StaticKey.from_hex(d["private_key"]))
+            del public_data["private_key"]
             self._store_key(key)
             atomic_write_json(self._identity_file, public_data)
             return key
@@ -172,9 +188,9 @@ class ControllerHome:
     def public_key(self) -> bytes:
         """The public key, without unlocking the private one (created if none yet)."""
         if self._identity_file.exists():
-            data = read_json(self._identity_file)
+            data = _parsed(self._identity_file, _identity)
             if "public_key" in data and "private_key" not in data:
-                return bytes.fromhex(data["public_key"])
+                return _parsed(self._identity_file, lambda d: _key_bytes(d["public_key"]))
         return self.key().public
 
     # -- credential -------------------------------------------------------------------
@@ -187,7 +203,7 @@ class ControllerHome:
         """The authority's credential for this key, if one was installed."""
         if not self._credential_file.exists():
             return None
-        return Credential.from_dict(read_json(self._credential_file))
+        return _parsed(self._credential_file, Credential.from_dict)
 
     def install_credential(self, credential: Credential) -> None:
         """Keep `credential`; `ValueError` if it was issued for another key."""
@@ -202,8 +218,9 @@ class ControllerHome:
         """A handshake timestamp larger than any this controller used before (the pump
         refuses a handshake whose timestamp does not grow: replay protection)."""
         self.public_key()
-        data = read_json(self._identity_file)
-        value = max(int(data.get("hello", 0)) + 1, time.time_ns())
+        data = _parsed(self._identity_file, _identity)
+        value = max(_parsed(self._identity_file, lambda d: int(d.get("hello", 0))) + 1,
+                    time.time_ns())  # fmt: skip
         data["hello"] = value
         atomic_write_json(self._identity_file, data)
         return value
@@ -217,8 +234,10 @@ class ControllerHome:
     def pairings(self) -> dict[str, PumpPairing]:
         if not self._pumps_file.exists():
             return {}
-        raw = read_json(self._pumps_file)
-        return {serial: PumpPairing.from_dict(entry) for serial, entry in raw.items()}
+        return _parsed(
+            self._pumps_file,
+            lambda raw: {str(serial): PumpPairing.from_dict(e) for serial, e in raw.items()},
+        )
 
     def save_pairing(self, pairing: PumpPairing) -> None:
         pumps = {s: p.to_dict() for s, p in self.pairings().items()}
@@ -262,13 +281,30 @@ class ControllerHome:
     def _all_pending(self) -> list[PendingRequest]:
         if not self._pending_file.exists():
             return []
-        return [
-            PendingRequest(r["serial"], r["request_id"], r["description"], bytes.fromhex(r["call"]))
-            for r in read_json(self._pending_file)
-        ]
+        return _parsed(
+            self._pending_file,
+            lambda rows: [
+                PendingRequest(str(r["serial"]), str(r["request_id"]), str(r["description"]),
+                               bytes.fromhex(r["call"]))
+                for r in rows
+            ],
+        )  # fmt: skip
 
     def add_pending(self, request: PendingRequest) -> None:
         self._write_pending([*self._all_pending(), request])
 
     def clear_pending(self, request_id: str) -> None:
         self._write_pending([p for p in self._all_pending() if p.request_id != request_id])
+
+
+def _identity(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError("an identity file holds a JSON object")
+    return data
+
+
+def _key_bytes(text: Any) -> bytes:
+    raw = bytes.fromhex(str(text))
+    if len(raw) != 32:
+        raise ValueError("a public key is 32 bytes")
+    return raw
