@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from thecal.link.codec import Decoded
 from thecal.link.controller import ControllerLink, RetryPolicy
 from thecal.link.frame import Frame, FrameReader, FrameType, encode_frame
 from thecal.link.guard import ADMISSION_LEN, COOKIE_LEN
 from thecal.link.keys import StaticKey
-from thecal.link.messages import HandshakeHello, wire_registry
+from thecal.link.messages import HandshakeHello, HandshakeRefusal, wire_registry
 from thecal.link.noise import Initiator
 from thecal.link.pump_endpoint import HELLO_PAD, MODE_SESSION, prologue
 from thecal.link.pump_state import EnrolledController
@@ -144,6 +145,16 @@ class Flood:
         sock.settimeout(2)
         return sock
 
+    def _name(self, answer: Frame | None) -> str:
+        """What the pump answered, with the reason of a refusal (busy or not)."""
+        if answer is None:
+            return "nothing"
+        if answer.type is FrameType.HANDSHAKE_REFUSED:
+            decoded = wire_registry().decode(answer.payload, HandshakeRefusal)
+            if isinstance(decoded, Decoded):
+                return f"refused: {decoded.value.reason.value}"
+        return answer.type.name.lower()
+
     def _count_attempt(self, answer: str) -> None:
         with self._count:
             self.attempts += 1
@@ -183,7 +194,7 @@ class Flood:
                     payload = head + answer.payload + bytes(ADMISSION_LEN) + message1
                     retry = Frame(FrameType.HANDSHAKE_INIT, 1, payload)
                     answer = self._exchange(sock, reader, retry)
-                self._count_attempt(answer.type.name if answer is not None else "nothing")
+                self._count_attempt(self._name(answer))
 
     def _idle(self) -> None:
         held: list[socket.socket] = []
@@ -215,7 +226,7 @@ class Flood:
             while not self._stop.is_set():
                 junk = Frame(FrameType.DATA, 0, os.urandom(8) + os.urandom(64))
                 answer = self._exchange(sock, reader, junk)
-                self._count_attempt(answer.type.name if answer is not None else "nothing")
+                self._count_attempt(self._name(answer))
 
     def _junk(self) -> None:
         with self._connect() as sock:
@@ -223,7 +234,7 @@ class Flood:
             while not self._stop.is_set():
                 body = bytes([MODE_SESSION]) + os.urandom(COOKIE_LEN + ADMISSION_LEN + 120)
                 answer = self._exchange(sock, reader, Frame(FrameType.HANDSHAKE_INIT, 0, body))
-                self._count_attempt(answer.type.name if answer is not None else "nothing")
+                self._count_attempt(self._name(answer))
 
 
 def log_bytes(directory: Path) -> int:

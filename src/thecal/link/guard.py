@@ -115,7 +115,7 @@ class HandshakeGuard:
         entropy: Entropy = os.urandom,
         *,
         reserved_burst: int = 8,
-        reserved_rate: float = 0.2,
+        reserved_rate: float = 0.5,
     ) -> None:
         self._master = entropy(32)
         self.bucket = TokenBucket(float(burst), rate)

@@ -135,7 +135,7 @@ class LinkLimits:
     handshake_burst: int = 8
     handshake_rate: float = 0.2  # per second of pump time, shared by all unadmitted
     reserved_burst: int = 8
-    reserved_rate: float = 0.2  # per second of pump time, per enrolled controller
+    reserved_rate: float = 0.5  # per second of pump time, per enrolled controller
     remembered_handshakes: int = 64
 
 

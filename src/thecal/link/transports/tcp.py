@@ -7,18 +7,30 @@ frame on a connection is logged and the connection is closed; nothing reaches th
 Connections are a resource an attacker can take, and a clinician who cannot connect
 cannot stop the pump, so the server rations them (`ConnectionLimits`):
 
-* at most `max_connections` at once. A connection becomes **authenticated** when it
-  carries a completed handshake or an authenticated session frame of an enrolled (or
-  credentialed) controller; until then it is a stranger's;
-* a stranger's connection is closed after `unauthenticated_timeout` seconds without a
-  frame, an authenticated one after `idle_timeout`;
-* when every slot is taken, a newcomer is still let in: the server **sheds** a
-  stranger's connection first (the one silent longest), else an authenticated one idle
-  for at least `shed_after` seconds. Only when every slot carries recent authenticated
-  traffic is the newcomer refused, with a plaintext "busy, retry after N s" (never a
-  silent close), which the controller shows as busy;
-* one identity holds at most `per_identity` connections (its oldest is shed), so a
+* A connection becomes **authenticated** when it carries a completed handshake or an
+  authenticated session frame of an enrolled (or credentialed) controller; until then
+  it is a **stranger's**. A newcomer is always a stranger: nobody can be told apart
+  before the handshake, so the server keeps room for strangers and keeps each one long
+  enough to authenticate.
+* Strangers may hold `max_strangers` connections. A newcomer beyond that is still let
+  in; then the strangers beyond the limit are **shed**, silent longest first, but only
+  those older than `grace` seconds: a newcomer always has `grace` seconds to complete
+  its handshake, however many strangers arrive after it.
+* At most `max_connections` at once in all. When that is reached, a newcomer sheds a
+  stranger past its grace, else an authenticated connection idle for `shed_after`
+  seconds; only when neither exists is it refused, with a plaintext "busy, retry after
+  N s" (never a silent close), which the controller shows as busy.
+* A stranger's connection is closed after `unauthenticated_timeout` seconds without a
+  frame, an authenticated one after `idle_timeout`.
+* One identity holds at most `per_identity` connections (its oldest is shed), so a
   single enrolled controller, even a stolen one, cannot take every slot.
+
+Held idle sockets (the attack that used to take all 8 slots for 120 s) therefore cost
+a newcomer nothing: they are strangers past their grace and go first. What remains is a
+flood of *new* connections, more than `max_connections` within `grace` seconds, all
+from one network source: the newcomer is then told "busy" until the flood relents. Over
+the radio there are no connections to take; on a network, limits per source address
+belong in front of the pump (docs/security.md).
 """
 
 from __future__ import annotations
@@ -130,7 +142,9 @@ class TcpChannel:
 class ConnectionLimits:
     """How the server rations connections (seconds of wall time; see the module)."""
 
-    max_connections: int = 8
+    max_connections: int = 24
+    max_strangers: int = 8
+    grace: float = 2.0
     idle_timeout: float = 120.0
     unauthenticated_timeout: float = 10.0
     shed_after: float = 1.0
@@ -211,28 +225,41 @@ class TcpPumpServer:
 
     def _admit(self, sock: socket.socket) -> _Connection | None:
         now = self._clock()
+        shed: list[_Connection] = []
         with self._table:
-            victim = None
-            if len(self._connections) >= self.limits.max_connections:
-                victim = self._victim(now)
+            live = [c for c in self._connections if not c.shed]
+            if len(live) >= self.limits.max_connections:
+                victim = self._stranger_past_grace(live, now) or self._idle_authenticated(live, now)
                 if victim is None:
                     self.refused_count += 1
                     return None
                 self._shed(victim)
+                shed.append(victim)
             connection = _Connection(sock, now, now)
             self._connections.append(connection)
-        if victim is not None:
+            # strangers beyond their share go, silent longest first, once past their grace
+            strangers = [c for c in self._connections if c.key_id is None and not c.shed]
+            excess = len(strangers) - self.limits.max_strangers
+            for old in sorted(strangers, key=lambda c: c.last_active):
+                if excess <= 0:
+                    break
+                if now - old.opened >= self.limits.grace:
+                    self._shed(old)
+                    shed.append(old)
+                    excess -= 1
+        for victim in shed:
             self._note(SecurityEventKind.CONNECTION_SHED, self._why(victim, now))
         return connection
 
-    def _victim(self, now: float) -> _Connection | None:
-        strangers = [c for c in self._connections if c.key_id is None and not c.shed]
-        if strangers:
-            return min(strangers, key=lambda c: c.last_active)
+    def _stranger_past_grace(self, live: list[_Connection], now: float) -> _Connection | None:
+        old = [c for c in live if c.key_id is None and now - c.opened >= self.limits.grace]
+        return min(old, key=lambda c: c.last_active) if old else None
+
+    def _idle_authenticated(self, live: list[_Connection], now: float) -> _Connection | None:
         idle = [
             c
-            for c in self._connections
-            if not c.shed and now - c.last_active >= self.limits.shed_after
+            for c in live
+            if c.key_id is not None and now - c.last_active >= self.limits.shed_after
         ]
         return min(idle, key=lambda c: c.last_active) if idle else None
 
