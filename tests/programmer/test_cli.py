@@ -6,10 +6,14 @@ import socket
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from thecal.cli.main import app
+from thecal.cli.programmer import link_errors
+from thecal.link.controller import HandshakeRefused, PumpBusy
 from thecal.link.keys import DeviceSecret
+from thecal.link.messages import HandshakeRefusal, RefusalReason
 
 runner = CliRunner()
 CARD = DeviceSecret("0" * 24).card_text()
@@ -153,3 +157,21 @@ def test_an_authority_grants_only_clinician_or_emergency_credentials(tmp_path: P
     )  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "accepted: clinician, emergency" in result.output
+
+
+@pytest.mark.parametrize(
+    "busy",
+    [
+        PumpBusy(3),
+        HandshakeRefused(HandshakeRefusal(RefusalReason.BUSY, 3)),
+    ],
+    ids=["gave-up-waiting", "refused-busy"],
+)
+def test_a_busy_pump_is_shown_as_busy_with_nothing_sent(
+    busy: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(typer.Exit) as exited, link_errors():
+        raise busy
+    assert exited.value.exit_code == 4
+    shown = capsys.readouterr().err
+    assert "busy" in shown and "nothing was sent" in shown
