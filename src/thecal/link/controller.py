@@ -281,7 +281,7 @@ class ControllerLink:
 
     def _handshake(self, mode: int, psk: bytes | None, label: str) -> _ClientSession:
         self.session = None
-        busy: int | bool | None = False
+        last_busy_wait: int | None = None  # the pump's last "busy, retry after N s"
         for _ in range(self.retry.handshake_attempts):
             try:
                 session = self._one_handshake(mode, psk, label)
@@ -291,15 +291,15 @@ class ControllerLink:
             except HandshakeRefused as refused:
                 wait = refused.refusal.retry_after_s
                 if refused.busy and wait is not None and wait <= self.retry.max_busy_wait:
-                    busy = wait
+                    last_busy_wait = wait
                     self._idle(float(wait))
                     continue
                 raise
             if session is not None:
                 self.session = session
                 return session
-        if busy is not False:
-            raise PumpBusy(busy if isinstance(busy, int) else None)
+        if last_busy_wait is not None:
+            raise PumpBusy(last_busy_wait)
         raise LinkUnavailable("no handshake answer from the pump")
 
     def _admission_tag(self, cookie: bytes, message1: bytes) -> bytes:

@@ -450,10 +450,12 @@ class PumpEndpoint:
             self._event(SecurityEventKind.HANDSHAKE_FAILED, "message 1 forged", initiator)
             return _Refused(RefusalReason.FAILED)
         hello_bytes = unpad(padded)
-        decoded = self.registry.decode(hello_bytes or b"", HandshakeHello)
-        if hello_bytes is None or not isinstance(decoded, Decoded):
-            detail = "hello not padded" if hello_bytes is None else decoded.detail  # type: ignore[union-attr]
-            self._event(SecurityEventKind.MALFORMED_PAYLOAD, detail, initiator)
+        if hello_bytes is None:
+            self._event(SecurityEventKind.MALFORMED_PAYLOAD, "hello not padded", initiator)
+            return _Refused(RefusalReason.FAILED)
+        decoded = self.registry.decode(hello_bytes, HandshakeHello)
+        if not isinstance(decoded, Decoded):
+            self._event(SecurityEventKind.MALFORMED_PAYLOAD, decoded.detail, initiator)
             return _Refused(RefusalReason.FAILED)
         hello: HandshakeHello = decoded.value
         if hello.timestamp <= state.last_hello.get(initiator, -1):
