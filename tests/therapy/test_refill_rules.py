@@ -438,8 +438,8 @@ def test_every_refill_rule_value_is_sourced_or_a_labelled_site_default() -> None
 def test_a_refill_rules_file_names_every_problem_at_once() -> None:
     text = read_packaged("refill_rules.toml")
     broken = text.replace('risk = "therapy_interrupted"', 'risk = "panic"').replace(
-        'nearly_empty = { value = "0.5 mL", site_default = true,', "nearly_empty = { value = "
-        '"half", site_default = true,'
+        'nearly_empty = { value = "0.5 mL", site_default = true,',
+        'nearly_empty = { value = "half", site_default = true,',
     )
     with pytest.raises(DataFileError) as caught:
         parse_refill_rules(broken, "broken.toml")

@@ -42,8 +42,10 @@ __all__ = [
     "Discrepancy",
     "DryEvidence",
     "DryReservoir",
+    "ExpectedRange",
     "Reconciliation",
     "ToleranceBound",
+    "expected_range",
     "likely_causes",
     "reconcile",
 ]
@@ -155,18 +157,33 @@ class Reconciliation:
         return likely_causes(self.discrepancy)
 
 
-def _tolerance(
-    expectation: Expectation, pump: PumpModel, rules: RefillRules
-) -> tuple[Volume, ToleranceBound]:
+@dataclass(frozen=True)
+class ExpectedRange:
+    """The aspirates that are not a discrepancy: `low` to `high` (mL), both included, and
+    the tolerance that widened the expectation, with the bound that set it."""
+
+    low: Volume
+    high: Volume
+    tolerance: Volume
+    tolerance_bound: ToleranceBound
+
+
+def expected_range(
+    expectation: Expectation, pump: PumpModel, rules: RefillRules | None = None
+) -> ExpectedRange:
+    """The range of aspirates `reconcile` accepts for `expectation` on a `pump` (an
+    aspirate of nearly nothing is an empty reservoir even inside it)."""
+    rules = rules or refill_rules()
     band = expectation.delivered.scaled(pump.accuracy_percent.value / 100)
     limit = pump.refill_discrepancy_limit.value
-    tolerance, bound = (
-        (band, ToleranceBound.ACCURACY) if band <= limit else (limit, ToleranceBound.MODEL_LIMIT)
-    )
+    tolerance, bound = (band, ToleranceBound.ACCURACY)
+    if band > limit:
+        tolerance, bound = (limit, ToleranceBound.MODEL_LIMIT)
     floor = rules.reading_tolerance.value
     if tolerance < floor:
-        return floor, ToleranceBound.READING
-    return tolerance, bound
+        tolerance, bound = floor, ToleranceBound.READING
+    low = max(expectation.least - tolerance, Volume.zero())
+    return ExpectedRange(low, expectation.most_likely + tolerance, tolerance, bound)
 
 
 def _when(moment: datetime) -> str:
@@ -221,11 +238,8 @@ def reconcile(
     if aspirated.amount < 0:
         raise ValueError(f"an aspirate cannot be negative ({aspirated})")
     rules = rules or refill_rules()
-    zero = Volume.zero()
-    tolerance, bound = _tolerance(expectation, pump, rules)
-    most = expectation.most_likely
-    low = max(expectation.least - tolerance, zero)
-    high = most + tolerance
+    bounds = expected_range(expectation, pump, rules)
+    low, high, most = bounds.low, bounds.high, expectation.most_likely
     difference = aspirated - most
     ran_dry: DryReservoir | None = None
     empty = aspirated <= rules.nearly_empty.value or expectation.pump_alarm
@@ -263,6 +277,6 @@ def reconcile(
         actual = expectation.filled.amount - aspirated.amount
         error = (actual - delivered) / delivered
     return Reconciliation(
-        expectation, aspirated, kind, difference, low, high, tolerance, bound, error, ran_dry,
-        message,
+        expectation, aspirated, kind, difference, low, high, bounds.tolerance,
+        bounds.tolerance_bound, error, ran_dry, message,
     )  # fmt: skip

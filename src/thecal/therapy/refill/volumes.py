@@ -62,11 +62,11 @@ class VolumeRefusal:
             return f"the {name} is {self.value}; accepted: {self.accepted}"
         if self.volume is RefillVolume.ASPIRATED:
             return (
-                f"the aspirated volume {self.value} is more than the reservoir holds "
-                f"({self.bound}): re-read the syringe and check the needle is in the reservoir"
+                f"the aspirated volume {self.value} is more than the {self.bound} reservoir "
+                "holds: re-read the syringe and check the needle is in the reservoir"
             )
         return (
-            f"the fill volume {self.value} is more than the reservoir holds ({self.bound}); "
+            f"the fill volume {self.value} would overfill the {self.bound} reservoir; "
             "overfilling is a risk factor for over-infusion"
         )
 
