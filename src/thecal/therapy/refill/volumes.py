@@ -45,13 +45,16 @@ class VolumeRefusal:
     rule: VolumeRule
     value: Volume
     bound: Volume
-    capacity: Volume
+    capacity: Volume | None
+    """None: the reservoir is not known (a calculation without a pump model)."""
+    zero_allowed: bool = True
+    """Whether 0 mL is an accepted value of this volume."""
 
     @property
     def accepted(self) -> str:
         """What this volume may be, in words."""
-        low = "more than 0 mL" if self.rule is VolumeRule.EMPTY_FILL else "from 0 mL"
-        return f"{low} to at most {self.capacity}"
+        low = "from 0 mL" if self.zero_allowed else "more than 0 mL"
+        return low if self.capacity is None else f"{low} to at most {self.capacity}"
 
     @property
     def message(self) -> str:
@@ -72,7 +75,7 @@ class VolumeRefusal:
 
 
 def check_refill_volumes(
-    capacity: Volume,
+    capacity: Volume | None,
     fill: Volume | None = None,
     aspirated: Volume | None = None,
     *,
@@ -82,21 +85,24 @@ def check_refill_volumes(
     first; empty when both are acceptable. On the capacity itself is accepted.
 
     A fill must be more than zero unless `fill_may_be_empty` (the pump registering a
-    reservoir emptied on purpose, e.g. before an MRI). A `None` volume is not checked.
+    reservoir emptied on purpose, e.g. before an MRI). A `None` volume is not checked; a
+    `None` capacity (no pump model known) checks everything but the capacity.
     """
-    if capacity.amount <= 0:
+    if capacity is not None and capacity.amount <= 0:
         raise ValueError(f"a reservoir capacity must be more than 0 mL, not {capacity}")
     zero = Volume.zero()
     refusals: list[VolumeRefusal] = []
     for which, value in ((RefillVolume.ASPIRATED, aspirated), (RefillVolume.FILL, fill)):
         if value is None:
             continue
+        zero_allowed = which is RefillVolume.ASPIRATED or fill_may_be_empty
         if value < zero:
-            refusals.append(VolumeRefusal(which, VolumeRule.NEGATIVE, value, zero, capacity))
-        elif which is RefillVolume.FILL and value == zero and not fill_may_be_empty:
-            refusals.append(VolumeRefusal(which, VolumeRule.EMPTY_FILL, value, zero, capacity))
-        elif value > capacity:
-            refusals.append(
-                VolumeRefusal(which, VolumeRule.OVER_CAPACITY, value, capacity, capacity)
-            )
+            rule, bound = VolumeRule.NEGATIVE, zero
+        elif value == zero and not zero_allowed:
+            rule, bound = VolumeRule.EMPTY_FILL, zero
+        elif capacity is not None and value > capacity:
+            rule, bound = VolumeRule.OVER_CAPACITY, capacity
+        else:
+            continue
+        refusals.append(VolumeRefusal(which, rule, value, bound, capacity, zero_allowed))
     return tuple(refusals)
