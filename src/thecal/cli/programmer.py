@@ -505,7 +505,8 @@ def _refill_preview(
     json_out: bool,
     resolved: Sequence[ResolvedRequest],
 ) -> None:
-    plan = workflows.plan_refill(report, request)
+    plan = workflows.preview_refill(report, request)
+    rec = plan.reconciliation
     data = {
         "sent": False,
         "expected_remaining": plan.expected_remaining,
@@ -513,6 +514,10 @@ def _refill_preview(
         "difference": plan.difference,
         "capacity": plan.capacity,
         "over_capacity": plan.over_capacity,
+        "aspirate_over_capacity": plan.aspirate_over_capacity,
+        "discrepancy": rec.discrepancy if rec else None,
+        "reconciliation": rec.message if rec else None,
+        "likely_causes": list(rec.likely_causes) if rec else [],
         "solution_change": plan.solution_change,
         "review": review_json(plan.review) if plan.review else None,
         "bridge": plain(plan.bridge),
@@ -527,6 +532,12 @@ def _refill_preview(
         f"(difference {plan.difference})",
         markup=False,
     )
+    if rec is not None and rec.flagged:
+        console.print(
+            f"DISCREPANCY ({rec.discrepancy.value}): {rec.message}; likely causes: "
+            + "; ".join(rec.likely_causes),
+            markup=False,
+        )
     if plan.solution_change:
         console.print(
             f"solution change: {report.reservoir.drug} "
