@@ -181,6 +181,10 @@ def test_implant_program_patient_bolus_refill_and_restart_across_processes(
             "--concentration '25 mg/mL'",
         )
         assert syringe["into_reservoir"] == "20 mL"
+        # an aspirate the 20 mL reservoir cannot have held is refused: nothing is sent
+        misread = run(clinic, "programmer refill --aspirated '25 mL' --fill '20 mL' --confirm",
+                      expect=3)  # fmt: skip
+        assert misread["outcome"] == "not_sent" and "25 mL" in misread["message"]
         refilled = run(
             clinic,
             f"programmer refill --aspirated '{syringe['aspirated']}' --fill '20 mL' "
