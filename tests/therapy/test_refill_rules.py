@@ -226,7 +226,7 @@ def test_a_pump_estimate_anchor_keeps_the_accuracy_band_of_the_whole_fill() -> N
         [DeliveryPeriod(T0, ONE_ML_A_DAY_BACLOFEN)],
         PUMP,
         None,
-        filled=ml("20"),
+        last_fill=ReservoirAnchor(T0, ml("20")),
     )
     assert expectation.most_likely == ml("10")
     assert expectation.delivered == ml("10")  # since the 20 mL fill, not since the reading
@@ -366,13 +366,26 @@ def test_an_empty_reservoir_says_what_it_means_for_the_drug(drug, risk, words) -
     assert words in outcome.message
 
 
-def test_an_empty_reservoir_with_drug_expected_dates_from_the_last_known_content() -> None:
+def test_an_empty_reservoir_with_drug_expected_dates_from_the_last_fill() -> None:
     outcome = reconcile(baclofen_expectation(days(10)), ml("0"), PUMP, BACLOFEN)
     assert outcome.discrepancy is Discrepancy.EMPTY_RESERVOIR
     assert outcome.ran_dry is not None
     assert outcome.ran_dry.evidence is DryEvidence.UNEXPLAINED_LOSS
     assert outcome.ran_dry.most_likely_at == T0  # assume the longest interruption
     assert outcome.ran_dry.latest_at == T0 + days(10)
+
+
+def test_an_unexplained_empty_reservoir_dates_from_the_fill_not_a_later_pump_estimate() -> None:
+    expectation = expect_from_deliveries(
+        ReservoirAnchor(T0 + days(8), ml("12"), AnchorKind.PUMP_ESTIMATE),
+        T0 + days(10),
+        [DeliveryPeriod(T0, ONE_ML_A_DAY_BACLOFEN)],
+        PUMP,
+        None,
+        last_fill=ReservoirAnchor(T0, ml("20")),
+    )
+    outcome = reconcile(expectation, ml("0"), PUMP, BACLOFEN)
+    assert outcome.ran_dry is not None and outcome.ran_dry.earliest_at == T0
 
 
 def test_recorded_boluses_bring_the_dry_date_forward() -> None:

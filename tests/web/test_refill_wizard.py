@@ -59,10 +59,23 @@ def test_aspirate_far_below_expected_shows_discrepancy_warning(
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
     expect(page.get_by_text(re.compile("Last refill .* had a discrepancy"))).to_be_visible()
-    _fill(page, "0 mL", "40 mL")
+    _fill(page, "10 mL", "40 mL")
     page.get_by_role("button", name="Review").click()
     warning = page.get_by_role("alert").filter(has_text="Discrepancy: less than expected")
     expect(warning).to_be_visible()
+    expect(warning).to_contain_text("Likely causes: over-infusion")
+
+
+def test_a_reservoir_found_empty_is_flagged_with_what_it_means_for_the_drug(
+    page: Page, live: LiveClinic
+) -> None:
+    implant_id = implant_id_of(live, "Haddad")  # morphine
+    sign_in(page, "nurse.okafor")
+    page.goto(f"/implants/{implant_id}/refill")
+    _fill(page, "0 mL", "40 mL")
+    page.get_by_role("button", name="Review").click()
+    warning = page.get_by_role("alert").filter(has_text="Discrepancy: empty reservoir")
+    expect(warning).to_contain_text("Opioid restart precautions")
 
 
 def test_concentration_change_shows_bridge_bolus(page: Page, live: LiveClinic) -> None:

@@ -53,6 +53,7 @@ from thecal.therapy.refill import (
     ExpectationBasis,
     ExpectedRange,
     RefillVolume,
+    ReservoirAnchor,
     Solution,
     VolumeRefusal,
     VolumeRule,
@@ -169,9 +170,8 @@ def _expectation_from(
         basis += " (counting the boluses it gave)"
     anchor, periods = found.anchor, found.periods
     pump = find_pump_model(implant.pump_model)
-    expectation = expect_from_deliveries(
-        anchor, at, periods, pump, call.tz, filled=refill.volume_added
-    )
+    fill = ReservoirAnchor(refill.performed_at, refill.volume_added)
+    expectation = expect_from_deliveries(anchor, at, periods, pump, call.tz, last_fill=fill)
     return _Found(expectation, expected_range(expectation, pump), basis)
 
 

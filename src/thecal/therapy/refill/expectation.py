@@ -110,7 +110,7 @@ class Expectation:
     `most_likely` counts programmed delivery and the recorded patient boluses (none when
     there is no record), floored at zero; `unrecorded_allowance` is what every allowed
     but unrecorded bolus would take on top (zero unless `basis` is `ALLOWED_BOLUSES`).
-    `delivered` is the delivery expected since the last fill (`filled`), the base of the
+    `delivered` is the delivery expected since the last fill (`fill`), the base of the
     pump's accuracy band. `ran_out_at` is when the most likely content reached zero, or
     the pump's own empty-reservoir alarm; `ran_out_earliest_at` the same with every
     allowed bolus; both None when not by `at`.
@@ -118,7 +118,9 @@ class Expectation:
 
     at: datetime
     since: ReservoirAnchor
-    filled: Volume
+    fill: ReservoirAnchor
+    """The last fill: when the drug went in and how much (`since` itself unless `since`
+    is a later pump estimate)."""
     most_likely: Volume
     unrecorded_allowance: Volume
     delivered: Volume
@@ -272,21 +274,21 @@ def expect_from_deliveries(
     pump: PumpModel,
     tz: tzinfo | None,
     recorded_boluses: Sequence[RecordedBolus] | None = None,
-    filled: Volume | None = None,
+    last_fill: ReservoirAnchor | None = None,
 ) -> Expectation:
     """The content at `at` from `anchor` through the prescriptions in force.
 
     With `recorded_boluses` (the pump's log of the patient boluses it gave, from an
     interrogation at hand) the basis is the pump's record; without, it is every allowed
-    bolus (or none, when no prescription allows any). `filled` is the volume put in at
-    the last refill when the anchor is a later pump estimate (the accuracy band covers
-    all delivery since the fill). `ValueError` when no prescription is in force at the
-    anchor or `at` is before it.
+    bolus (or none, when no prescription allows any). `last_fill` is the last refill when
+    the anchor is a later pump estimate (the accuracy band covers all delivery since the
+    fill, and an unexplained loss may date from it). `ValueError` when no prescription is
+    in force at the anchor or `at` is before it.
     """
     if at < anchor.at:
         raise ValueError(f"the refill ({at}) cannot be before the reservoir anchor ({anchor.at})")
     zero = Volume.zero()
-    fill = filled if filled is not None else anchor.volume
+    fill = last_fill if last_fill is not None else anchor
     programmed = volume_moved(anchor.at, at, deliveries, pump, tz, False)
     if recorded_boluses is not None:
         window = sorted(
@@ -295,26 +297,24 @@ def expect_from_deliveries(
         given = sum((b.volume for b in window), zero)
         most = max(anchor.volume - programmed - given, zero)
         ran_out = _ran_out_with_records(anchor, at, window, deliveries, pump, tz)
-        return Expectation(
-            at, anchor, fill, most, zero, _delivered(fill, most), ExpectationBasis.PUMP_RECORD,
-            ran_out, ran_out,
-        )  # fmt: skip
+        basis = ExpectationBasis.PUMP_RECORD
+        delivered = _delivered(fill.volume, most)
+        return Expectation(at, anchor, fill, most, zero, delivered, basis, ran_out, ran_out)
     most = max(anchor.volume - programmed, zero)
     ran_out = time_moved(anchor.at, anchor.volume, deliveries, pump, tz, False)
     ran_out = ran_out if ran_out is not None and ran_out <= at else None
     if not _allows_patient_boluses(anchor.at, at, deliveries):
         basis = ExpectationBasis.NO_PATIENT_BOLUSES
         return Expectation(
-            at, anchor, fill, most, zero, _delivered(fill, most), basis, ran_out, ran_out
+            at, anchor, fill, most, zero, _delivered(fill.volume, most), basis, ran_out, ran_out
         )
     worst = volume_moved(anchor.at, at, deliveries, pump, tz, True)
     allowance = min(worst - programmed, most)
     earliest = time_moved(anchor.at, anchor.volume, deliveries, pump, tz, True)
     earliest = earliest if earliest is not None and earliest <= at else None
-    return Expectation(
-        at, anchor, fill, most, allowance, _delivered(fill, most), ExpectationBasis.ALLOWED_BOLUSES,
-        ran_out, earliest,
-    )  # fmt: skip
+    basis = ExpectationBasis.ALLOWED_BOLUSES
+    delivered = _delivered(fill.volume, most)
+    return Expectation(at, anchor, fill, most, allowance, delivered, basis, ran_out, earliest)
 
 
 def expect_from_pump(
@@ -331,7 +331,7 @@ def expect_from_pump(
         raise ValueError("reservoir volumes cannot be negative")
     anchor = ReservoirAnchor(filled_at, filled, AnchorKind.FILL)
     return Expectation(
-        at, anchor, filled, estimate, Volume.zero(), _delivered(filled, estimate),
+        at, anchor, anchor, estimate, Volume.zero(), _delivered(filled, estimate),
         ExpectationBasis.PUMP_RECORD,
         empty_alarm_at, empty_alarm_at, pump_alarm=empty_alarm_at is not None,
     )  # fmt: skip

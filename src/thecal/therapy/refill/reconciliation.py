@@ -80,7 +80,7 @@ class DryEvidence(StrEnum):
     """The expected content ran out (with every allowed bolus, when none are on record)."""
     UNEXPLAINED_LOSS = "unexplained_loss"
     """Content was expected but none came back: the drug went elsewhere (pocket fill,
-    over-infusion); the pump may have been empty since the last known content."""
+    over-infusion); the pump may have been empty since the last fill."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,8 @@ def _dry(expectation: Expectation, risk: InterruptionRisk) -> DryReservoir:
         # Without a record of boluses, the earliest time is every allowed bolus taken:
         # the longest the patient may have gone without the drug.
         return DryReservoir(earliest, earliest, latest, DryEvidence.EXPECTED, risk)
-    since = expectation.since.at
+    # A pump estimate is no measurement: the loss may date from the last fill itself.
+    since = expectation.fill.at
     return DryReservoir(since, since, at, DryEvidence.UNEXPLAINED_LOSS, risk)
 
 
@@ -274,7 +275,7 @@ def reconcile(
     error: Fraction | None = None
     delivered = expectation.delivered.amount
     if not empty and delivered > 0 and expectation.basis is not ExpectationBasis.ALLOWED_BOLUSES:
-        actual = expectation.filled.amount - aspirated.amount
+        actual = expectation.fill.volume.amount - aspirated.amount
         error = (actual - delivered) / delivered
     return Reconciliation(
         expectation, aspirated, kind, difference, low, high, bounds.tolerance,
