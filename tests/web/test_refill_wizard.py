@@ -121,6 +121,24 @@ def test_overfill_is_refused_and_entries_are_kept(page: Page, live: LiveClinic) 
     assert _refill_count(live, implant_id) == before
 
 
+def test_an_aspirate_larger_than_the_reservoir_is_refused_beside_its_field(
+    page: Page, live: LiveClinic
+) -> None:
+    implant_id = implant_id_of(live, "Larsen")
+    before = _refill_count(live, implant_id)
+    sign_in(page, "nurse.okafor")
+    page.goto(f"/implants/{implant_id}/refill")
+    _fill(page, "45 mL", "20 mL")
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/refill")
+    ) as answer:
+        page.get_by_role("button", name="Review").click()
+    assert answer.value.status == 422
+    expect(page.locator("#aspirated_volume-error")).to_contain_text("more than the")
+    expect(page.get_by_label("Volume aspirated (e.g. 3.2 mL)")).to_have_value("45 mL")
+    assert _refill_count(live, implant_id) == before
+
+
 def test_double_submit_records_one_refill(page: Page, live: LiveClinic) -> None:
     implant_id = implant_id_of(live, "Larsen")
     before = _refill_count(live, implant_id)
