@@ -195,7 +195,8 @@ def test_implant_program_patient_bolus_refill_and_restart_across_processes(
         assert refilled["outcome"] == "done", refilled["message"]
         aspirated = float(syringe["aspirated"].split()[0])
         assert refilled["reconciliation"]["aspirated"] == pytest.approx(aspirated)
-        assert refilled["reconciliation"]["findings"][0] == "within_expected"
+        assert refilled["reconciliation"]["discrepancy"] == "none"
+        assert refilled["reconciliation"]["new_solution"]
         assert refilled["bridge"]["volume"] == pytest.approx(0.27)
         assert refilled["bridge_result"]["accepted"]
         assert refilled["next_refill"]["refill_by"] is not None

@@ -22,7 +22,7 @@ from thecal.programmer.home import ControllerHome
 from thecal.pump import RateError
 from thecal.pump.commands import Command, PatientBolusRequest, Response, Role, WritePrescription
 from thecal.pump.eventlog import LogKind
-from thecal.pump.payloads import BatteryState, RefillFinding, TherapyState
+from thecal.pump.payloads import BatteryState, TherapyState
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.projection import RefillLimit
@@ -140,7 +140,7 @@ def test_refill_discrepancy_flags_possible_over_infusion_or_pocket_fill() -> Non
     result = clinician.refill(link, RefillRequest(aspirated, Volume.from_ml(20)))
     assert result.outcome is Outcome.DONE
     assert result.reconciliation is not None and result.reconciliation.flagged
-    assert RefillFinding.LESS_THAN_EXPECTED in result.reconciliation.findings
+    assert result.reconciliation.discrepancy is Discrepancy.LESS_THAN_EXPECTED
     causes = " ".join(result.likely_causes)
     assert "over-infusion" in causes and "pocket fill" in causes
     assert result.next_refill is not None and result.next_refill.refill_by is not None
@@ -232,7 +232,7 @@ def test_a_concentration_change_reprograms_and_bridges_at_the_old_daily_dose() -
     assert result.outcome is Outcome.DONE, result.message
     assert result.bridge is not None and result.bridge.old_daily_dose == DoseRate.from_mg_per_day(4)
     assert result.bridge.old_volume_rate.ml_per_day == Fraction(2, 5)
-    assert RefillFinding.NEW_SOLUTION in result.reconciliation.findings  # type: ignore[union-attr]
+    assert result.reconciliation is not None and result.reconciliation.new_solution
     view = pump.twin.view()
     assert view.prescription_hash == stronger.content_hash
     assert view.bolus is not None and view.bolus.kind.value == "bridge"

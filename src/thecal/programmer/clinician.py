@@ -36,7 +36,6 @@ from thecal.programmer.calculations import (
     priming_bolus,
 )
 from thecal.programmer.connection import Sender
-from thecal.programmer.reconciliation import likely_causes
 from thecal.programmer.review import Review, review
 from thecal.pump.alarms import AlarmKind
 from thecal.pump.battery import project_battery
@@ -494,7 +493,7 @@ def refill(
     reconciliation = registered.payload
     if not isinstance(reconciliation, RefillReconciliation):
         raise ProgrammerError("the pump's refill answer carries no reconciliation")
-    causes = likely_causes(reconciliation.findings)
+    causes = reconciliation.reconciliation.likely_causes
     written: ProgramResult | None = None
     if checked is not None:
         written = program(link, checked, request.reasons)

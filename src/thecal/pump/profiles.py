@@ -191,7 +191,7 @@ def _load_file(name: str) -> list[DeviceProfile]:
         model = find_pump_model(str(raw["id"]))
         if model.kind is not kind:
             reader.problems.append(f"{name}: model {model.id} is {model.kind}, not {kind}")
-        profiles.append(DeviceProfile(model=model, **common))  # type: ignore[arg-type]
+        profiles.append(DeviceProfile(model=model, **common))
     if reader.problems:
         # The shipped data files are part of the program: a problem here is a bug.
         raise RuntimeError(f"pump profile {name} is invalid: " + "; ".join(reader.problems))

@@ -689,13 +689,16 @@ def _sample(twin: PumpTwin) -> Sample:
 
 
 def _reconciliation_event(twin: PumpTwin, rec: RefillReconciliation) -> SimEvent:
-    findings = ", ".join(f.value for f in rec.findings)
+    found = rec.reconciliation
     error = (
-        "n/a" if rec.delivery_error is None else f"{decimal_text(rec.delivery_error * 100, 1)} %"
+        "n/a"
+        if found.delivery_error is None
+        else f"{decimal_text(found.delivery_error * 100, 1)} %"
     )
+    findings = found.discrepancy.value + (", new_solution" if rec.new_solution else "")
     message = (
         f"refill reconciliation: expected {rec.expected}, aspirated {rec.aspirated} "
-        f"(discrepancy {rec.discrepancy}, delivery error {error}): {findings}"
+        f"(difference {rec.difference}, delivery error {error}): {findings}"
         + (" - FLAGGED" if rec.flagged else "")
     )
     return SimEvent(
@@ -707,7 +710,8 @@ def _reconciliation_event(twin: PumpTwin, rec: RefillReconciliation) -> SimEvent
         (
             ("expected", str(rec.expected)),
             ("aspirated", str(rec.aspirated)),
-            ("discrepancy", str(rec.discrepancy)),
+            ("difference", str(rec.difference)),
+            ("discrepancy", rec.discrepancy.value),
             ("flagged", str(rec.flagged).lower()),
             ("findings", findings),
         ),

@@ -61,7 +61,22 @@ from thecal.therapy.refill.volumes import (
     check_refill_volumes,
 )
 
+RECONCILIATION_TYPES: tuple[type, ...] = (
+    Reconciliation,
+    Discrepancy,
+    ToleranceBound,
+    DryReservoir,
+    DryEvidence,
+    InterruptionRisk,
+    Expectation,
+    ExpectationBasis,
+    ReservoirAnchor,
+    AnchorKind,
+)
+"""Every value inside a `Reconciliation`: what a codec must know to carry one."""
+
 __all__ = [
+    "RECONCILIATION_TYPES",
     "AnchorKind",
     "DeliveryPeriod",
     "Discrepancy",
