@@ -221,8 +221,8 @@ def _dry_text(dry: DryReservoir, rules: RefillRules) -> str:
         )
     signs = ", ".join(guidance.signs.value)
     return (
-        f"{when}. {guidance.title.value}: watch for {guidance.watch.value} "
-        f"for {signs}; " + "; ".join(action.value for action in guidance.actions)
+        f"{when}. {guidance.title.value}: for {guidance.watch.value}, watch for {signs}; "
+        + "; ".join(action.value for action in guidance.actions)
     )
 
 
