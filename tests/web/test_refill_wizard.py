@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.web.support import SYSTEM, LiveClinic, implant_id_of, sign_in
+from tests.web.support import SYSTEM, LiveClinic, csrf_of, implant_id_of, sign_in, signed_in_client
 from thecal.clinic.service import implants, prescriptions, refills
 
 
@@ -211,3 +211,23 @@ def test_refill_of_unknown_implant_is_a_readable_not_found(page: Page) -> None:
     answer = page.goto("/implants/99999/refill")
     assert answer is not None and answer.status == 404
     expect(page.get_by_role("main")).to_contain_text("implant")
+
+
+def test_a_refill_typed_with_a_brand_name_of_the_drug_is_no_change_of_solution(
+    live: LiveClinic,
+) -> None:
+    implant_id = implant_id_of(live, "Larsen")  # baclofen
+    with live.clinic.read(SYSTEM) as call:
+        current = prescriptions.current_prescription(call, implant_id)
+    assert current is not None and current.drug == "baclofen"
+    entries = {"action": "review", "aspirated_volume": _expected(live, implant_id),
+               "drug": " Lioresal", "concentration": current.concentration, "lot": "LOT-W-2",
+               "volume_added": "20 mL", "idempotency_key": "refill-brand-name-0001"}  # fmt: skip
+    with signed_in_client(live, "nurse.okafor") as client:
+        page = client.get(f"/implants/{implant_id}/refill")
+        answer = client.post(
+            f"/implants/{implant_id}/refill", data={"csrf_token": csrf_of(page.text), **entries}
+        )
+    assert answer.status_code == 200, answer.text
+    assert "Step 4 · Review" in answer.text
+    assert "New prescription" not in answer.text and "Bridge bolus" not in answer.text
