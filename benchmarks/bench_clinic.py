@@ -97,16 +97,13 @@ def _templates(base: datetime) -> list[tuple[Template, int]]:
     """Each example prescription with its schedule computed once by the clinic's rules."""
     from thecal.clinic.battery import battery_outlook
     from thecal.clinic.policy import default_policy
-    from thecal.clinic.refill_schedule import (
-        DeliveryPeriod,
-        ReservoirAnchor,
-        plan_refill,
-    )
+    from thecal.clinic.refill_schedule import refill_outlook
     from thecal.therapy.delivery import programmed_daily_dose, worst_case_daily_dose
     from thecal.therapy.library import default_library
     from thecal.therapy.prescription_toml import prescription_to_toml, read_prescription
     from thecal.therapy.pump_models import find_pump_model
     from thecal.therapy.quantities import DoseRate
+    from thecal.therapy.refill import DeliveryPeriod, ReservoirAnchor
 
     library, policy = default_library(), default_policy()
     made = []
@@ -115,7 +112,7 @@ def _templates(base: datetime) -> list[tuple[Template, int]]:
         pump = find_pump_model(model_id)
         drug = library.get(rx.drug)
         high_risk = drug.high_risk_withdrawal.value
-        plan = plan_refill(
+        plan = refill_outlook(
             ReservoirAnchor(base, pump.reservoir.value),
             base,
             [DeliveryPeriod(base - timedelta(days=400), rx)],

@@ -249,6 +249,22 @@ def test_a_retried_refill_visit_with_its_key_is_created_once(
     assert len(listed) == 2
 
 
+def test_an_aspirate_larger_than_the_reservoir_is_a_422_naming_the_field_and_the_bound(
+    clinic: Clinic, client: TestClient, staff: dict[str, dict[str, str]], clock: FixedClock
+) -> None:
+    filled_baclofen_pump(clinic)
+    clock.advance(timedelta(days=10))
+    body = {"drug": "baclofen", "concentration": "500 mcg/mL", "lot": "L-9",
+            "volume_added": "20 mL", "aspirated_volume": "25 mL"}  # fmt: skip
+    nurse = login(client, "nurse")
+    answer = client.post("/api/v1/implants/1/refills", json=body, headers=nurse)
+    assert answer.status_code == 422
+    error = error_of(answer)
+    assert (error["code"], error["field"]) == ("aspirate_over_capacity", "aspirated_volume")
+    assert error["accepted"] == "from 0 mL to at most 20 mL"
+    assert len(client.get("/api/v1/implants/1/refills", headers=nurse).json()) == 1
+
+
 def test_the_openapi_document_describes_the_error_body_on_every_operation(
     client: TestClient,
 ) -> None:

@@ -20,9 +20,9 @@ from tests.clinic.support import (
     refill,
 )
 from thecal.clinic.errors import Conflict, Invalid, Refused
-from thecal.clinic.reconciliation import Discrepancy
 from thecal.clinic.refill_schedule import RefillLimit
 from thecal.clinic.service import Clinic, FixedClock, implants, prescriptions, refills
+from thecal.therapy.refill import Discrepancy
 
 
 def new_pump(clinic: Clinic, pump: str = "peristaltic-20", diagnosis: str = "cancer_pain") -> int:
@@ -150,6 +150,39 @@ def test_overfilling_the_reservoir_is_refused(clinic: Clinic, clock: FixedClock)
     with pytest.raises(Refused) as caught:
         refill(clinic, implant_id, added="20.1 mL", aspirated="12 mL")
     assert (caught.value.code, caught.value.field) == ("overfill", "volume_added")
+
+
+def test_an_aspirate_larger_than_the_reservoir_is_refused(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 10)
+    with pytest.raises(Refused) as caught:
+        refill(clinic, implant_id, aspirated="25 mL")  # from a 20 mL pump
+    assert (caught.value.code, caught.value.field) == ("aspirate_over_capacity", "aspirated_volume")
+    assert caught.value.accepted == "from 0 mL to at most 20 mL"
+    assert len(clinic.perform(SYSTEM, lambda c: refills.list_refills(c, implant_id))) == 1
+
+
+def test_a_refill_named_by_a_brand_of_the_prescribed_drug_is_no_drug_change(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)
+    later(clock, 10)
+    done = refill(clinic, implant_id, aspirated="12 mL", drug=" Lioresal")
+    assert (done.drug, done.first_fill) == ("baclofen", False)
+
+
+def test_a_reservoir_found_dry_is_flagged_with_the_day_it_ran_dry_and_a_withdrawal_watch(
+    clinic: Clinic, clock: FixedClock
+) -> None:
+    _, implant_id = filled_baclofen_pump(clinic)  # 20 mL at 0.8 mL/day: dry after 25 days
+    later(clock, 30)
+    done = refill(clinic, implant_id, aspirated="0 mL")
+    assert done.discrepancy is Discrepancy.EMPTY_RESERVOIR
+    assert f"{T0 + timedelta(days=25):%Y-%m-%d %H:%M}" in done.discrepancy_message
+    assert "Withdrawal watch" in done.discrepancy_message
+    assert any("late or missed refill" in cause for cause in done.likely_causes)
 
 
 def test_a_refill_with_another_concentration_than_prescribed_is_refused(

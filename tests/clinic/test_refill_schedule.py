@@ -12,18 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thecal.clinic.policy import default_policy
-from thecal.clinic.refill_schedule import (
-    DeliveryPeriod,
-    RefillLimit,
-    RefillPlan,
-    ReservoirAnchor,
-    plan_refill,
-    volume_moved,
-)
+from thecal.clinic.refill_schedule import RefillLimit, RefillOutlook, refill_outlook
 from thecal.therapy.library import default_library
 from thecal.therapy.prescription import Mode, PatientBolus, Prescription
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, Volume
+from thecal.therapy.refill import DeliveryPeriod, ReservoirAnchor, volume_moved
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")
@@ -51,8 +45,8 @@ def plan(
     stability_days: int = 90,
     periods: list[DeliveryPeriod] | None = None,
     anchor: ReservoirAnchor | None = None,
-) -> RefillPlan:
-    return plan_refill(
+) -> RefillOutlook:
+    return refill_outlook(
         anchor=anchor or ReservoirAnchor(T0, Volume.from_ml(fill_ml)),
         filled_at=T0,
         deliveries=periods or [DeliveryPeriod(T0, rx)],

@@ -1,11 +1,11 @@
-"""Pure clinic rules: refill reconciliation, candidacy screening, trial success, the policy
+"""Pure clinic rules: candidacy screening, trial success, the policy
 file, battery planning and the diagnosis families."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from fractions import Fraction
-from zoneinfo import ZoneInfo
+from importlib import resources
 
 import pytest
 
@@ -20,76 +20,12 @@ from thecal.clinic.candidacy import (
 )
 from thecal.clinic.diagnoses import Diagnosis, DiagnosisFamily, family_of, therapies_for
 from thecal.clinic.policy import PolicyError, default_policy, parse_policy
-from thecal.clinic.reconciliation import Discrepancy, Expectation, expected_volume, reconcile
-from thecal.clinic.refill_schedule import DeliveryPeriod, ReservoirAnchor
 from thecal.therapy.library import default_library
-from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.pump_models import find_pump_model
-from thecal.therapy.quantities import Concentration, DoseRate, Volume, VolumeRate
+from thecal.therapy.quantities import VolumeRate
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 PUMP = find_pump_model("peristaltic-20")
-ONE_ML_A_DAY = Prescription(
-    drug="morphine",
-    concentration=Concentration.from_mcg_per_ml(10000),
-    mode=Mode.SIMPLE_CONTINUOUS,
-    rate=DoseRate.from_mcg_per_day(10000),
-)
-
-
-def expectation_after_ten_days() -> Expectation:
-    # 20 mL in, 1 mL/day for 10 days: 10 mL expected; accuracy 14.5 % of 10 mL = 1.45 mL.
-    return expected_volume(
-        ReservoirAnchor(T0, Volume.from_ml(20)),
-        T0 + timedelta(days=10),
-        [DeliveryPeriod(T0, ONE_ML_A_DAY)],
-        PUMP,
-        ZoneInfo("UTC"),
-        default_policy().reconciliation_minimum_tolerance.value,
-    )
-
-
-@pytest.mark.parametrize(
-    ("aspirated", "discrepancy"),
-    [
-        ("10", Discrepancy.NONE),
-        ("8.55", Discrepancy.NONE),  # exactly the lower bound
-        ("11.45", Discrepancy.NONE),  # exactly the upper bound
-        ("8.54", Discrepancy.LESS_THAN_EXPECTED),
-        ("11.46", Discrepancy.MORE_THAN_EXPECTED),
-    ],
-)
-def test_refill_reconciliation_flags_volumes_outside_the_expected_band(
-    aspirated: str, discrepancy: Discrepancy
-) -> None:
-    expectation = expectation_after_ten_days()
-    assert reconcile(expectation, Volume.from_ml(aspirated)).discrepancy is discrepancy
-
-
-def test_refill_discrepancy_flags_possible_pocket_fill() -> None:
-    outcome = reconcile(expectation_after_ten_days(), Volume.from_ml("2"))
-    assert outcome.discrepancy is Discrepancy.LESS_THAN_EXPECTED
-    assert "pocket fill" in outcome.message
-
-
-def test_more_returned_than_expected_suggests_under_delivery() -> None:
-    outcome = reconcile(expectation_after_ten_days(), Volume.from_ml("15"))
-    assert "occlusion" in outcome.message
-
-
-def test_the_minimum_tolerance_applies_when_little_was_delivered() -> None:
-    expectation = expected_volume(
-        ReservoirAnchor(T0, Volume.from_ml(20)),
-        T0 + timedelta(days=1),  # 1 mL delivered: 14.5 % is 0.145 mL, below the 0.5 mL floor
-        [DeliveryPeriod(T0, ONE_ML_A_DAY)],
-        PUMP,
-        ZoneInfo("UTC"),
-        Volume.from_ml("0.5"),
-    )
-    assert expectation.low == Volume.from_ml("18.5")
-    assert expectation.high == Volume.from_ml("19.5")
-
-
 ALL_MET = ScreeningCriteria(True, True, True, True, True, True, PsychEvaluation.FAVOURABLE)
 
 
@@ -189,6 +125,14 @@ def test_a_broken_policy_file_lists_every_problem() -> None:
     problems = " ".join(caught.value.problems)
     assert "refill.margin" in problems
     assert "escalation.steps: missing" in problems
+
+
+def test_a_policy_file_with_its_own_reconciliation_thresholds_is_refused() -> None:
+    # One source of truth: the refill rules the pump uses too (thecal.therapy.refill).
+    text = resources.files("thecal.clinic").joinpath("data/clinic_policy.toml").read_text()
+    extra = '\n[reconciliation]\nminimum_tolerance = { value = "2 mL", site_default = true }\n'
+    with pytest.raises(PolicyError, match="no longer clinic policy"):
+        parse_policy(text + extra)
 
 
 def test_constant_flow_pumps_have_no_battery_to_plan() -> None:

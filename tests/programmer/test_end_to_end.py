@@ -202,6 +202,10 @@ def test_implant_program_patient_bolus_refill_and_restart_across_processes(
             "--concentration '25 mg/mL'",
         )
         assert syringe["into_reservoir"] == "20 mL"
+        # an aspirate the 20 mL reservoir cannot have held is refused: nothing is sent
+        misread = run(clinic, "programmer refill --aspirated '25 mL' --fill '20 mL' --confirm",
+                      expect=3)  # fmt: skip
+        assert misread["outcome"] == "not_sent" and "25 mL" in misread["message"]
         refilled = run(
             clinic,
             f"programmer refill --aspirated '{syringe['aspirated']}' --fill '20 mL' "
@@ -212,7 +216,8 @@ def test_implant_program_patient_bolus_refill_and_restart_across_processes(
         assert refilled["outcome"] == "done", refilled["message"]
         aspirated = float(syringe["aspirated"].split()[0])
         assert refilled["reconciliation"]["aspirated"] == pytest.approx(aspirated)
-        assert refilled["reconciliation"]["findings"][0] == "within_expected"
+        assert refilled["reconciliation"]["discrepancy"] == "none"
+        assert refilled["reconciliation"]["new_solution"]
         assert refilled["bridge"]["volume"] == pytest.approx(0.27)
         assert refilled["bridge_result"]["accepted"]
         assert refilled["next_refill"]["refill_by"] is not None

@@ -22,12 +22,13 @@ from thecal.programmer.home import ControllerHome
 from thecal.pump import RateError
 from thecal.pump.commands import Command, PatientBolusRequest, Response, Role, WritePrescription
 from thecal.pump.eventlog import LogKind
-from thecal.pump.payloads import BatteryState, RefillFinding, TherapyState
+from thecal.pump.payloads import BatteryState, TherapyState
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.prescription_toml import read_prescription
 from thecal.therapy.projection import RefillLimit
 from thecal.therapy.pump_models import find_catheter_model
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Volume
+from thecal.therapy.refill import Discrepancy
 
 CATHETER = CatheterData(find_catheter_model("prometra-110"), Fraction(50))
 
@@ -139,7 +140,7 @@ def test_refill_discrepancy_flags_possible_over_infusion_or_pocket_fill() -> Non
     result = clinician.refill(link, RefillRequest(aspirated, Volume.from_ml(20)))
     assert result.outcome is Outcome.DONE
     assert result.reconciliation is not None and result.reconciliation.flagged
-    assert RefillFinding.LESS_THAN_EXPECTED in result.reconciliation.findings
+    assert result.reconciliation.discrepancy is Discrepancy.LESS_THAN_EXPECTED
     causes = " ".join(result.likely_causes)
     assert "over-infusion" in causes and "pocket fill" in causes
     assert result.next_refill is not None and result.next_refill.refill_by is not None
@@ -153,6 +154,56 @@ def test_refill_refuses_to_fill_beyond_capacity(fill: str, sent: bool) -> None:
     assert (result.outcome is not Outcome.NOT_SENT) is sent
     refills = [e for e in pump.twin.view().events if e.kind is LogKind.REFILL]
     assert bool(refills) is sent
+
+
+@pytest.mark.parametrize(("aspirated", "sent"), [("20", True), ("20.01", False), ("25", False)])
+def test_refill_refuses_an_aspirate_larger_than_the_reservoir(aspirated: str, sent: bool) -> None:
+    pump = simulated_pump()
+    link = _clinic(pump)
+    before = clinician.interrogate(link)
+    request = RefillRequest(Volume.from_ml(aspirated), Volume.from_ml(20))
+    preview = clinician.preview_refill(before, request)
+    assert preview.aspirate_over_capacity is not sent
+    assert (preview.reconciliation is None) is not sent
+    result = clinician.refill(link, request)
+    assert (result.outcome is not Outcome.NOT_SENT) is sent
+    refills = [e for e in pump.twin.view().events if e.kind is LogKind.REFILL]
+    assert bool(refills) is sent
+
+
+def test_the_preview_shows_the_discrepancy_the_pump_will_flag() -> None:
+    pump = simulated_pump()
+    pump.advance(10 * 86400)
+    link = _clinic(pump)
+    before = clinician.interrogate(link)
+    missing = before.reservoir.estimated - Volume.from_ml("9.7")  # 9.7 mL of morphine gone
+    preview = clinician.preview_refill(before, RefillRequest(missing, Volume.from_ml(20)))
+    assert preview.reconciliation is not None
+    assert preview.reconciliation.discrepancy is Discrepancy.LESS_THAN_EXPECTED
+    result = clinician.refill(link, RefillRequest(missing, Volume.from_ml(20)))
+    assert result.reconciliation is not None and result.reconciliation.flagged
+
+
+BACLOFEN_FLEX = read_prescription(EXAMPLES / "baclofen-flex-spasticity.toml")
+
+
+@pytest.mark.parametrize("named", ["lioresal", " Lioresal", "GABLOFEN", "baclofen"])
+def test_a_refill_named_by_a_brand_of_the_drug_is_no_solution_change(named: str) -> None:
+    pump = simulated_pump(prescription=BACLOFEN_FLEX)
+    pump.advance(5 * 86400)
+    link = _clinic(pump)
+    before = clinician.interrogate(link)
+    request = RefillRequest(
+        before.reservoir.estimated, Volume.from_ml(20), drug=named,
+        concentration=BACLOFEN_FLEX.concentration,
+    )  # fmt: skip
+    preview = clinician.preview_refill(before, request)
+    assert (preview.solution_change, preview.drug, preview.refusal) == (False, "baclofen", None)
+    result = clinician.refill(link, request)
+    assert result.outcome is Outcome.DONE
+    view = pump.twin.view()
+    assert view.therapy.state is TherapyState.RUNNING
+    assert not view.reservoir.awaiting_prescription
 
 
 def test_a_concentration_change_without_its_prescription_is_not_sent() -> None:
@@ -181,7 +232,7 @@ def test_a_concentration_change_reprograms_and_bridges_at_the_old_daily_dose() -
     assert result.outcome is Outcome.DONE, result.message
     assert result.bridge is not None and result.bridge.old_daily_dose == DoseRate.from_mg_per_day(4)
     assert result.bridge.old_volume_rate.ml_per_day == Fraction(2, 5)
-    assert RefillFinding.NEW_SOLUTION in result.reconciliation.findings  # type: ignore[union-attr]
+    assert result.reconciliation is not None and result.reconciliation.new_solution
     view = pump.twin.view()
     assert view.prescription_hash == stronger.content_hash
     assert view.bolus is not None and view.bolus.kind.value == "bridge"
@@ -307,10 +358,10 @@ def test_alarm_settings_are_set_on_the_pump() -> None:
     assert pump.twin.view().settings.low_reservoir_threshold == Volume.from_ml(3)
 
 
-# -- the refill plan (the preview shows what the refill will check) ------------------------
+# -- the refill preview (shows what the refill will check) --------------------------------
 
 
-def test_the_refill_plan_names_what_a_refill_would_refuse_before_anything_is_sent() -> None:
+def test_the_refill_preview_names_what_a_refill_would_refuse_before_anything_is_sent() -> None:
     pump = simulated_pump()
     link = _clinic(pump)
     before = clinician.interrogate(link)
@@ -319,7 +370,7 @@ def test_the_refill_plan_names_what_a_refill_would_refuse_before_anything_is_sen
         Volume.from_ml("18.3"), Volume.from_ml(20), concentration=stronger.concentration,
         prescription=stronger,
     )  # fmt: skip
-    plan = clinician.plan_refill(before, request)
+    plan = clinician.preview_refill(before, request)
     assert plan.solution_change and plan.refusal is not None and "catheter" in plan.refusal
     assert not plan.awaiting_reasons
     assert plan.difference == Volume.from_ml("18.3") - before.reservoir.estimated
@@ -327,7 +378,7 @@ def test_the_refill_plan_names_what_a_refill_would_refuse_before_anything_is_sen
     assert result.outcome is Outcome.NOT_SENT and result.message == plan.refusal
 
 
-def test_a_complete_refill_plan_needs_only_the_override_reasons() -> None:
+def test_a_complete_refill_preview_needs_only_the_override_reasons() -> None:
     pump = simulated_pump()
     before = clinician.interrogate(_clinic(pump))
     stronger = _rx("4", mg_per_ml=25)
@@ -335,8 +386,8 @@ def test_a_complete_refill_plan_needs_only_the_override_reasons() -> None:
         Volume.from_ml("18.3"), Volume.from_ml(20), concentration=stronger.concentration,
         prescription=stronger, catheter=CATHETER,
     )  # fmt: skip
-    plan = clinician.plan_refill(before, request)
+    plan = clinician.preview_refill(before, request)
     assert plan.bridge is not None and plan.review is not None
     assert plan.awaiting_reasons and plan.refusal is not None and "reason" in plan.refusal
     reasons = {rule: "bridged by the programmer" for rule in plan.needs_reasons}
-    assert clinician.plan_refill(before, replace(request, reasons=reasons)).refusal is None
+    assert clinician.preview_refill(before, replace(request, reasons=reasons)).refusal is None

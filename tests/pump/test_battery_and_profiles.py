@@ -32,7 +32,6 @@ def test_every_profile_number_is_sourced_or_labelled_a_profile_parameter():
                 "stroke_volume", "empty_level", "self_check_interval", "checkpoint_interval",
                 "critical_repeat", "non_critical_repeat", "log_capacity", "request_memory",
                 "mri_response", "mri_alarm_latch", "flow_activated_valve",
-                "refill_discrepancy_limit",
             )
         ]  # fmt: skip
         if profile.battery is not None:

@@ -48,7 +48,6 @@ from thecal.pump.payloads import (
     HardLimitRefusal,
     InterrogationReport,
     PrescriptionStored,
-    RefillFinding,
     TherapyState,
 )
 from thecal.therapy.prescription import Mode, Prescription
@@ -165,7 +164,7 @@ def test_refill_with_a_new_solution_waits_for_its_prescription_at_minimum_rate()
     new_conc = Concentration.from_mcg_per_ml(500)
     visit = twin.refill_visit(Volume.from_ml(20), concentration=new_conc)
     rec = accepted(visit.response).payload
-    assert RefillFinding.NEW_SOLUTION in rec.findings
+    assert rec.new_solution
     view = twin.view()
     assert view.therapy.state is TherapyState.MINIMUM_RATE
     assert view.reservoir.awaiting_prescription

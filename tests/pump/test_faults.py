@@ -43,9 +43,10 @@ from thecal.pump.commands import (
     WritePrescription,
 )
 from thecal.pump.eventlog import LogKind
-from thecal.pump.payloads import BatteryState, Hold, RefillFinding, TherapyState
+from thecal.pump.payloads import BatteryState, Hold, TherapyState
 from thecal.pump.profiles import device_profile
 from thecal.therapy.quantities import Concentration, Duration, Volume, VolumeRate
+from thecal.therapy.refill import Discrepancy, DryEvidence
 
 DAY = timedelta(days=1)
 
@@ -67,24 +68,25 @@ def test_over_infusion_is_invisible_to_the_firmware_and_flagged_at_refill():
     assert not kinds(twin)  # the estimate follows programmed delivery [S10]
     assert twin.truth().reservoir_volume < twin.view().reservoir.estimated
     rec = reconcile(twin)
-    assert rec.findings == (RefillFinding.LESS_THAN_EXPECTED,)
+    assert rec.discrepancy is Discrepancy.LESS_THAN_EXPECTED
     assert rec.flagged
-    assert abs(rec.delivery_error - Fraction(1, 4)) < Fraction(1, 1000)
+    error = rec.reconciliation.delivery_error
+    assert error is not None and abs(error - Fraction(1, 4)) < Fraction(1, 1000)
 
 
 def test_under_infusion_is_flagged_as_more_than_expected_at_refill():
     twin = implant(baclofen(1000), faults=(RateError(T0, None, Fraction(3, 4)),))
     twin.advance(T0 + 30 * DAY)
     rec = reconcile(twin)
-    assert rec.findings == (RefillFinding.MORE_THAN_EXPECTED,)
-    assert rec.discrepancy.ml > 0
+    assert rec.discrepancy is Discrepancy.MORE_THAN_EXPECTED
+    assert rec.difference.ml > 0
 
 
 def test_a_rate_error_within_the_accuracy_band_and_volume_limit_is_not_flagged():
     twin = implant(baclofen(400), faults=(RateError(T0, None, Fraction(105, 100)),))
     twin.advance(T0 + 30 * DAY)
     rec = reconcile(twin)
-    assert rec.findings == (RefillFinding.WITHIN_EXPECTED,)
+    assert rec.discrepancy is Discrepancy.NONE
     assert not rec.flagged
 
 
@@ -106,7 +108,7 @@ def test_transient_motor_stall_raises_a_critical_alarm_that_clears_when_the_moto
     assert LogKind.ALARM_RAISED in log and LogKind.ALARM_CLEARED in log
     # The firmware did not count what it could not deliver: no false discrepancy.
     rec = reconcile(twin)
-    assert rec.findings == (RefillFinding.WITHIN_EXPECTED,)
+    assert rec.discrepancy is Discrepancy.NONE
 
 
 def test_a_stall_is_detected_at_the_first_stroke_after_it_begins():
@@ -139,7 +141,7 @@ def test_catheter_occlusion_delivers_nothing_and_shows_as_more_than_expected():
     assert twin.truth().delivered_dose == delivered
     assert not kinds(twin)  # the firmware cannot see an occlusion
     rec = reconcile(twin)
-    assert rec.findings == (RefillFinding.MORE_THAN_EXPECTED,)
+    assert rec.discrepancy is Discrepancy.MORE_THAN_EXPECTED
 
 
 # --- pocket fill -----------------------------------------------------------------------
@@ -152,12 +154,16 @@ def test_pocket_fill_puts_the_drug_in_the_pocket_and_the_next_refill_finds_less(
     first = twin.refill_visit(Volume.from_ml(20))
     assert first.injection.into_pocket == Volume.from_ml(20)
     assert twin.truth().pocket_dose.mcg == 40_000
-    assert accepted(first.response).payload.findings == (RefillFinding.WITHIN_EXPECTED,)
+    assert accepted(first.response).payload.discrepancy is Discrepancy.NONE
     twin.advance(visit + 30 * DAY)
     assert twin.truth().ran_dry and not kinds(twin)  # no low-reservoir alarm: it is calculated
     rec = reconcile(twin)
-    assert rec.findings == (RefillFinding.LESS_THAN_EXPECTED,)
+    # Nothing came back: an empty reservoir, dated from the fill that went into the pocket.
+    assert rec.discrepancy is Discrepancy.EMPTY_RESERVOIR
     assert rec.aspirated == Volume.zero()
+    ran_dry = rec.reconciliation.ran_dry
+    assert ran_dry is not None and ran_dry.evidence is DryEvidence.UNEXPLAINED_LOSS
+    assert ran_dry.earliest_at == visit
 
 
 # --- early battery depletion ------------------------------------------------------------

@@ -34,9 +34,11 @@ from thecal.pump.commands import (
     Stop,
     WritePrescription,
 )
-from thecal.pump.payloads import Hold, RefillFinding, TherapyState
+from thecal.pump.eventlog import LogKind
+from thecal.pump.payloads import Hold, TherapyState
 from thecal.therapy.prescription import Mode, Prescription
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Volume
+from thecal.therapy.refill import Discrepancy, DryEvidence, InterruptionRisk
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,13 +61,46 @@ def test_hazard_over_infusion_is_flagged_at_refill():
     twin = implant(baclofen(1000), faults=(RateError(T0, None, Fraction(6, 5)),))
     twin.advance(T0 + timedelta(days=20))
     rec = accepted(twin.refill_visit(Volume.from_ml(20)).response).payload
-    assert rec.flagged and RefillFinding.LESS_THAN_EXPECTED in rec.findings
+    assert rec.flagged and rec.discrepancy is Discrepancy.LESS_THAN_EXPECTED
 
 
 def test_hazard_overfill_is_refused():
     twin = implant(baclofen())
     command = RegisterRefill(Volume.zero(), Volume.from_ml("20.5"), "baclofen", BACLOFEN)
     assert rejected(clinician(twin, command)).reason is Rejection.OVER_CAPACITY
+
+
+def test_hazard_an_aspirate_larger_than_the_reservoir_is_refused():
+    twin = implant(baclofen())
+    command = RegisterRefill(Volume.from_ml(25), Volume.from_ml(20), "baclofen", BACLOFEN)
+    refusal = rejected(clinician(twin, command))
+    assert refusal.reason is Rejection.OVER_CAPACITY
+    assert "25 mL is more than the 20 mL reservoir holds" in refusal.message
+    assert not any(event.kind is LogKind.REFILL for event in twin.view().events)
+
+
+def test_hazard_a_refill_under_a_brand_name_keeps_the_prescription_running():
+    twin = implant(baclofen())
+    twin.advance(T0 + timedelta(days=5))
+    command = RegisterRefill(Volume.from_ml(19), Volume.from_ml(20), " Lioresal", BACLOFEN)
+    rec = accepted(clinician(twin, command)).payload
+    assert (rec.new_solution, rec.drug) == (False, "baclofen")
+    view = twin.view()
+    assert view.therapy.state is TherapyState.RUNNING
+    assert not view.reservoir.awaiting_prescription
+
+
+def test_hazard_a_pump_found_empty_at_refill_is_flagged_with_the_day_it_ran_dry():
+    twin = implant(baclofen(400), fill_ml=3)  # 0.2 mL/day: the empty level after 10 days
+    twin.advance(T0 + timedelta(days=11))
+    alarm = next(a for a in twin.view().alarms if a.kind is AlarmKind.EMPTY_RESERVOIR)
+    rec = accepted(twin.refill_visit(Volume.from_ml(20)).response).payload
+    assert rec.discrepancy is Discrepancy.EMPTY_RESERVOIR
+    dry = rec.reconciliation.ran_dry
+    assert dry is not None and dry.evidence is DryEvidence.PUMP_ALARM
+    assert dry.most_likely_at == alarm.raised_at
+    assert dry.risk is InterruptionRisk.WITHDRAWAL_WATCH
+    assert rec.reconciliation.delivery_error is None
 
 
 def test_hazard_repeated_patient_requests_cannot_exceed_the_daily_maximum():

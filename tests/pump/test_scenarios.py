@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_a_normal_baclofen_year_has_no_alarm_and_no_flagged_refill():
 
 def test_over_infusion_is_found_at_the_refill():
     refill = run("over-infusion-found-at-refill.toml").summary.refills[0]
-    assert refill.flagged and refill.findings[0].value == "less_than_expected"
+    assert refill.flagged and refill.discrepancy.value == "less_than_expected"
 
 
 def test_pocket_fill_shows_a_pocket_dose_and_the_next_refill_is_flagged():
@@ -95,6 +96,29 @@ def test_a_different_seed_gives_a_different_patient():
     data["seed"] = 99
     other = run_scenario(parse_scenario(data, resolve))
     assert one.events != other.events
+
+
+@pytest.mark.parametrize("named", ["Lioresal", " gablofen ", "BACLOFEN"])
+def test_a_refill_registered_by_a_brand_name_is_no_drug_change_end_to_end(named: str, tmp_path):
+    # The normal baclofen year, each refill registered under a name of baclofen: the pump
+    # must keep running its prescription, never drop to the minimum rate awaiting a new one.
+    text = (EXAMPLES / "baclofen-normal-year.toml").read_text()
+    renamed = re.sub(
+        r"(\[\[refills\]\]\nat = [^\n]+\n)",
+        rf'\1drug = "{named}"\nconcentration = "2 mg/mL"\n',
+        text,
+    )
+    assert renamed.count(named) == 5  # the five refills
+    path = tmp_path / "brand-name-refills.toml"
+    path.write_text(renamed)
+    result = run_scenario(load_scenario_file(path))
+    summary = result.summary
+    assert len(summary.refills) == 5
+    assert not any(r.new_solution or r.flagged for r in summary.refills)
+    assert {r.drug for r in summary.refills} == {"baclofen"}
+    assert summary.final_state == "running"
+    changes = [e for e in result.events if e.kind == "delivery_changed"]
+    assert not any("minimum" in e.message for e in changes)
 
 
 def test_scenario_problems_are_reported_all_at_once():

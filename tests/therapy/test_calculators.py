@@ -22,7 +22,7 @@ from thecal.therapy.calculators.priming import (
     priming_bolus,
 )
 from thecal.therapy.calculators.rate import dose_rate_for, volume_rate_for
-from thecal.therapy.calculators.refill import plan_refill, stability_limit
+from thecal.therapy.calculators.refill import refill_date, stability_limit
 from thecal.therapy.calculators.route_conversion import (
     Route,
     convert_dose,
@@ -86,7 +86,7 @@ def test_a_zero_concentration_is_refused_by_name() -> None:
 def test_a_refill_is_due_at_the_alarm_or_the_stability_limit_whichever_comes_first() -> None:
     ziconotide = LIBRARY.get("ziconotide")
     limit, _ = stability_limit(ziconotide, parse_concentration("25 mcg/mL"), first_fill=True)
-    plan = plan_refill(constant_pattern(parse_volume_rate("0.096 mL/day")), Volume.from_ml(20),
+    plan = refill_date(constant_pattern(parse_volume_rate("0.096 mL/day")), Volume.from_ml(20),
                        Volume.from_ml(2), T0, limit, PUMP)  # fmt: skip
     assert plan.projection.limited_by is RefillLimit.STABILITY
     assert plan.projection.refill_by == T0 + timedelta(days=14)
@@ -94,24 +94,24 @@ def test_a_refill_is_due_at_the_alarm_or_the_stability_limit_whichever_comes_fir
 
 def test_an_overfill_is_refused_because_it_causes_over_infusion() -> None:
     with refused("reservoir"):
-        plan_refill(constant_pattern(parse_volume_rate("1 mL/day")), parse_volume("20.001 mL"),
+        refill_date(constant_pattern(parse_volume_rate("1 mL/day")), parse_volume("20.001 mL"),
                     Volume.from_ml(2), T0, None, PUMP)  # fmt: skip
 
 
 def test_a_fill_of_exactly_the_reservoir_is_allowed() -> None:
-    plan = plan_refill(constant_pattern(parse_volume_rate("1 mL/day")), Volume.from_ml(20),
+    plan = refill_date(constant_pattern(parse_volume_rate("1 mL/day")), Volume.from_ml(20),
                        Volume.from_ml(2), T0, None, PUMP)  # fmt: skip
     assert plan.projection.days_to_low_alarm == 18
 
 
 def test_an_empty_fill_is_refused() -> None:
     with refused("reservoir"):
-        plan_refill(constant_pattern(parse_volume_rate("1 mL/day")), Volume.zero(),
+        refill_date(constant_pattern(parse_volume_rate("1 mL/day")), Volume.zero(),
                     Volume.zero(), T0)  # fmt: skip
 
 
 def test_a_fill_at_the_alarm_threshold_warns_that_the_alarm_sounds_at_once() -> None:
-    plan = plan_refill(constant_pattern(parse_volume_rate("1 mL/day")), Volume.from_ml(2),
+    plan = refill_date(constant_pattern(parse_volume_rate("1 mL/day")), Volume.from_ml(2),
                        Volume.from_ml(2), T0)  # fmt: skip
     assert any("sounds at once" in warning for warning in plan.warnings)
 

@@ -280,7 +280,7 @@ BAD = [
     (["calc", "refill", "--reservoir", "20 mL", "--alarm-threshold", "2 mL"],
      "give exactly one of --volume-rate"),
     (["calc", "refill", "--reservoir", "41 mL", "--alarm-threshold", "2 mL", "--volume-rate",
-      "1 mL/day", "--pump", "peristaltic-40"], "reservoir: 41 mL is more than"),
+      "1 mL/day", "--pump", "peristaltic-40"], "reservoir: the fill volume 41 mL would overfill"),
     (["calc", "refill", "--reservoir", "20 mL", "--alarm-threshold", "2 mL", "--prescription",
       MORPHINE, "--drug", "baclofen"], "differs from the prescription"),
     (["calc", "refill", "--reservoir", "20 mL", "--alarm-threshold", "2 mL", "--volume-rate",

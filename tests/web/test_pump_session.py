@@ -429,6 +429,19 @@ def test_a_double_submitted_refill_is_sent_once(rig: Rig) -> None:
     assert len(refills) == 1
 
 
+def test_an_aspirate_larger_than_the_reservoir_is_refused_and_nothing_is_sent(rig: Rig) -> None:
+    rig.pair()
+    rig.run_on_pump(rig.clinic_rx)
+    entries = {"aspirated": "25 mL", "fill": "20 mL", "drug": "morphine",
+               "concentration": "10 mg/mL", "key": "refill-25-from-20"}  # fmt: skip
+    with signed_in_client(rig.live, "dr.hale") as client:
+        answer = _post(client, f"/pump/{rig.serial}/refill", action="send", **entries)
+    assert answer.status_code == 422
+    assert "aspirated volume 25 mL is more than the 20 mL reservoir holds" in _text(answer.text)
+    refills = [e for e in rig.served.twin.view().events if e.kind.value == "refill"]
+    assert refills == []
+
+
 def test_a_refill_entry_that_is_not_a_volume_is_named_and_kept(rig: Rig) -> None:
     rig.pair()
     entries = {"aspirated": "lots", "fill": "20 mL", "drug": "morphine",

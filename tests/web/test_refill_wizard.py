@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.web.support import SYSTEM, LiveClinic, implant_id_of, sign_in
+from tests.web.support import SYSTEM, LiveClinic, csrf_of, implant_id_of, sign_in, signed_in_client
 from thecal.clinic.service import implants, prescriptions, refills
 
 
@@ -59,10 +59,23 @@ def test_aspirate_far_below_expected_shows_discrepancy_warning(
     sign_in(page, "nurse.okafor")
     page.goto(f"/implants/{implant_id}/refill")
     expect(page.get_by_text(re.compile("Last refill .* had a discrepancy"))).to_be_visible()
-    _fill(page, "0 mL", "40 mL")
+    _fill(page, "10 mL", "40 mL")
     page.get_by_role("button", name="Review").click()
     warning = page.get_by_role("alert").filter(has_text="Discrepancy: less than expected")
     expect(warning).to_be_visible()
+    expect(warning).to_contain_text("Likely causes: over-infusion")
+
+
+def test_a_reservoir_found_empty_is_flagged_with_what_it_means_for_the_drug(
+    page: Page, live: LiveClinic
+) -> None:
+    implant_id = implant_id_of(live, "Haddad")  # morphine
+    sign_in(page, "nurse.okafor")
+    page.goto(f"/implants/{implant_id}/refill")
+    _fill(page, "0 mL", "40 mL")
+    page.get_by_role("button", name="Review").click()
+    warning = page.get_by_role("alert").filter(has_text="Discrepancy: empty reservoir")
+    expect(warning).to_contain_text("Opioid restart precautions")
 
 
 def test_concentration_change_shows_bridge_bolus(page: Page, live: LiveClinic) -> None:
@@ -105,6 +118,24 @@ def test_overfill_is_refused_and_entries_are_kept(page: Page, live: LiveClinic) 
     expect(page.get_by_label("Lot number")).to_have_value("LOT-W-1")
     expect(page.get_by_label("Volume aspirated (e.g. 3.2 mL)")).to_have_value("2 mL")
     expect(page.get_by_label(re.compile(r"^Volume added"))).to_have_value("45 mL")
+    assert _refill_count(live, implant_id) == before
+
+
+def test_an_aspirate_larger_than_the_reservoir_is_refused_beside_its_field(
+    page: Page, live: LiveClinic
+) -> None:
+    implant_id = implant_id_of(live, "Larsen")
+    before = _refill_count(live, implant_id)
+    sign_in(page, "nurse.okafor")
+    page.goto(f"/implants/{implant_id}/refill")
+    _fill(page, "45 mL", "20 mL")
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/refill")
+    ) as answer:
+        page.get_by_role("button", name="Review").click()
+    assert answer.value.status == 422
+    expect(page.locator("#aspirated_volume-error")).to_contain_text("more than the")
+    expect(page.get_by_label("Volume aspirated (e.g. 3.2 mL)")).to_have_value("45 mL")
     assert _refill_count(live, implant_id) == before
 
 
@@ -180,3 +211,23 @@ def test_refill_of_unknown_implant_is_a_readable_not_found(page: Page) -> None:
     answer = page.goto("/implants/99999/refill")
     assert answer is not None and answer.status == 404
     expect(page.get_by_role("main")).to_contain_text("implant")
+
+
+def test_a_refill_typed_with_a_brand_name_of_the_drug_is_no_change_of_solution(
+    live: LiveClinic,
+) -> None:
+    implant_id = implant_id_of(live, "Larsen")  # baclofen
+    with live.clinic.read(SYSTEM) as call:
+        current = prescriptions.current_prescription(call, implant_id)
+    assert current is not None and current.drug == "baclofen"
+    entries = {"action": "review", "aspirated_volume": _expected(live, implant_id),
+               "drug": " Lioresal", "concentration": current.concentration, "lot": "LOT-W-2",
+               "volume_added": "20 mL", "idempotency_key": "refill-brand-name-0001"}  # fmt: skip
+    with signed_in_client(live, "nurse.okafor") as client:
+        page = client.get(f"/implants/{implant_id}/refill")
+        answer = client.post(
+            f"/implants/{implant_id}/refill", data={"csrf_token": csrf_of(page.text), **entries}
+        )
+    assert answer.status_code == 200, answer.text
+    assert "Step 4 · Review" in answer.text
+    assert "New prescription" not in answer.text and "Bridge bolus" not in answer.text

@@ -35,7 +35,7 @@ from thecal.therapy.calculators.baclofen_start import baclofen_start
 from thecal.therapy.calculators.bridge import bridge_bolus, dead_volume
 from thecal.therapy.calculators.priming import implanted_length, priming_bolus
 from thecal.therapy.calculators.rate import dose_rate_for, volume_rate_for
-from thecal.therapy.calculators.refill import plan_refill, stability_limit
+from thecal.therapy.calculators.refill import refill_date, stability_limit
 from thecal.therapy.calculators.route_conversion import (
     ConversionTable,
     convert_dose,
@@ -217,7 +217,7 @@ def refill_payload(
         warnings.extend(found)
     else:
         notes.append("no drug given: the refill date is not capped by drug stability")
-    plan = plan_refill(pattern, fill, alarm, start, stability, pump, include_patient_boluses)
+    plan = refill_date(pattern, fill, alarm, start, stability, pump, include_patient_boluses)
     warnings.extend(plan.warnings)
     projection = plan.projection
     return {

@@ -73,7 +73,7 @@ from thecal.programmer.home import PASSPHRASE_VARIABLE, ControllerHome
 from thecal.programmer.report import report_summary, security_summary
 from thecal.programmer.review import Review
 from thecal.pump.commands import Accepted, Role
-from thecal.pump.payloads import InterrogationReport
+from thecal.pump.payloads import InterrogationReport, RefillReconciliation
 from thecal.therapy.local_time import is_aware
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.prescription_toml import read_prescription
@@ -585,6 +585,7 @@ def refill(
         emit_json(
             {
                 **plain(dataclasses.replace(result, review=None, program=None)),
+                "reconciliation": _reconciliation_json(result.reconciliation),
                 "review": review_json(result.review) if result.review else None,
                 "program": _program_json(result.program),
                 "resolved_pending": resolved_json(c.resolved),
@@ -594,15 +595,17 @@ def refill(
         show_resolved(c.resolved)
         rec = result.reconciliation
         if rec is not None:
+            found = rec.reconciliation
             console.print(
                 f"expected remaining {rec.expected}, aspirated {rec.aspirated} "
-                f"(difference {rec.discrepancy}; limit ±{rec.limit_volume} or "
-                f"{rec.limit_percent} %)",
+                f"(difference {rec.difference}; accepted {found.low} to {found.high})",
                 markup=False,
             )
             if rec.flagged:
                 console.print(
-                    "DISCREPANCY: likely causes: " + "; ".join(result.likely_causes), markup=False
+                    f"DISCREPANCY ({rec.discrepancy.value}): {found.message}; likely causes: "
+                    + "; ".join(result.likely_causes),
+                    markup=False,
                 )
         if result.review is not None:
             _show_review(result.review)
@@ -615,6 +618,35 @@ def refill(
         console.print(f"{result.outcome.value}: {result.message}", markup=False)
     if result.outcome is not Outcome.DONE:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _reconciliation_json(rec: RefillReconciliation | None) -> dict[str, Any] | None:
+    """The pump's refill reconciliation, flat: the refill rules' outcome and the new fill."""
+    if rec is None:
+        return None
+    found = rec.reconciliation
+    return {
+        "expected": rec.expected,
+        "aspirated": rec.aspirated,
+        "difference": rec.difference,
+        "low": found.low,
+        "high": found.high,
+        "tolerance": found.tolerance,
+        "tolerance_bound": found.tolerance_bound,
+        "basis": found.expectation.basis,
+        "discrepancy": found.discrepancy,
+        "flagged": rec.flagged,
+        "message": found.message,
+        "likely_causes": list(found.likely_causes),
+        "delivery_error": found.delivery_error,
+        "ran_dry": plain(found.ran_dry),
+        "new_solution": rec.new_solution,
+        "new_volume": rec.new_volume,
+        "drug": rec.drug,
+        "concentration": rec.concentration,
+        "lockout_until": rec.lockout_until,
+        "low_alarm_at": rec.low_alarm_at,
+    }
 
 
 def _program_json(result: ProgramResult | None) -> dict[str, Any] | None:
@@ -634,7 +666,8 @@ def _refill_preview(
     json_out: bool,
     resolved: Sequence[ResolvedRequest],
 ) -> None:
-    plan = workflows.plan_refill(report, request)
+    plan = workflows.preview_refill(report, request)
+    rec = plan.reconciliation
     data = {
         "sent": False,
         "expected_remaining": plan.expected_remaining,
@@ -642,6 +675,10 @@ def _refill_preview(
         "difference": plan.difference,
         "capacity": plan.capacity,
         "over_capacity": plan.over_capacity,
+        "aspirate_over_capacity": plan.aspirate_over_capacity,
+        "discrepancy": rec.discrepancy if rec else None,
+        "reconciliation": rec.message if rec else None,
+        "likely_causes": list(rec.likely_causes) if rec else [],
         "solution_change": plan.solution_change,
         "review": review_json(plan.review) if plan.review else None,
         "bridge": plain(plan.bridge),
@@ -656,6 +693,12 @@ def _refill_preview(
         f"(difference {plan.difference})",
         markup=False,
     )
+    if rec is not None and rec.flagged:
+        console.print(
+            f"DISCREPANCY ({rec.discrepancy.value}): {rec.message}; likely causes: "
+            + "; ".join(rec.likely_causes),
+            markup=False,
+        )
     if plan.solution_change:
         console.print(
             f"solution change: {report.reservoir.drug} "

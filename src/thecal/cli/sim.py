@@ -90,10 +90,12 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
             {
                 "expected_ml": r.expected,
                 "aspirated_ml": r.aspirated,
-                "discrepancy_ml": r.discrepancy,
-                "delivery_error": r.delivery_error,
-                "findings": list(r.findings),
+                "difference_ml": r.difference,
+                "delivery_error": r.reconciliation.delivery_error,
+                "discrepancy": r.discrepancy,
+                "new_solution": r.new_solution,
                 "flagged": r.flagged,
+                "message": r.reconciliation.message,
             }
             for r in s.refills
         ],

@@ -374,7 +374,7 @@ class _Seeder:
             )
             aspirated = self.syringe(expected.expected) if expected else None
             if case.story == "discrepancy" and when + interval >= self.now:
-                aspirated = "0.5 mL"  # the last refill: far less came back than expected
+                aspirated = "1 mL"  # the last refill: far less came back than expected
             last = self.fill(implant_id, case, when, aspirated, volume)
         if case.story in ("interrogated", "at-eri", "near-eri"):
             self.interrogate(implant_id, case)

@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from thecal.therapy.quantities import Duration, Volume
+from thecal.therapy.quantities import Duration
 from thecal.therapy.sourced import Sourced, SourcedReader
-from thecal.therapy.units import parse_duration, parse_volume
+from thecal.therapy.units import parse_duration
 
 __all__ = ["ClinicPolicy", "PolicyError", "default_policy", "load_policy", "parse_policy"]
 
@@ -42,7 +42,6 @@ class ClinicPolicy:
     high_risk_escalation_steps: Sourced[tuple[Duration, ...]]
     battery_replacement_lead: Sourced[Duration]
     battery_warn_before_replacement: Sourced[Duration]
-    reconciliation_minimum_tolerance: Sourced[Volume]
     appointment_remind_before: Sourced[Duration]
     sources: dict[str, str]
 
@@ -76,7 +75,6 @@ _FIELDS: tuple[tuple[str, str, str, Any], ...] = (
     ("high_risk_escalation_steps", "escalation", "high_risk_steps", _durations),
     ("battery_replacement_lead", "battery", "replacement_lead", parse_duration),
     ("battery_warn_before_replacement", "battery", "warn_before_replacement", parse_duration),
-    ("reconciliation_minimum_tolerance", "reconciliation", "minimum_tolerance", parse_volume),
     ("appointment_remind_before", "appointments", "remind_before", parse_duration),
 )
 
@@ -93,6 +91,13 @@ def parse_policy(text: str, origin: str = "<text>") -> ClinicPolicy:
     sources = {k: v for k, v in data.get("sources", {}).items() if isinstance(v, str)}
     reader = SourcedReader(sources, problems)
     values: dict[str, Any] = {}
+    if "reconciliation" in data:
+        # Moved: a clinic's own tolerance here would silently disagree with the pump's.
+        problems.append(
+            "reconciliation: the refill reconciliation thresholds are no longer clinic "
+            "policy; they are the refill rules the pump uses too (thecal.therapy.refill, "
+            "refill_rules.toml); remove this section"
+        )
     for name, table, key, parse in _FIELDS:
         section = data.get(table, {})
         raw = section.get(key) if isinstance(section, dict) else None

@@ -4,9 +4,10 @@ returning a typed result that says exactly what happened on the pump.
 * `interrogate` — the pump's full report;
 * `review` + `program` — safety verdicts, pending and current side by side, confirmation
   with a reason for every soft-limit override, write, read back and verify the hash;
-* `refill` — reconcile aspirated against expected, refuse overfill, register the new
-  solution, write its prescription and run the bridge bolus on a drug or concentration
-  change, and show the next refill-by date;
+* `refill` — reconcile aspirated against expected, refuse an aspirate or fill beyond the
+  reservoir, register the new solution, write its prescription and run the bridge bolus
+  on a drug or concentration change, and show the next refill-by date (every refill
+  rule is the therapy core's `thecal.therapy.refill`, which the pump calls too);
 * `implant` — write the first prescription and run the priming bolus computed from the
   catheter data (which starts therapy);
 * `stop`, `minimum_rate`, `resume`, `alarm_test`, `post_mri_check`, `reset_flow_valve`;
@@ -49,8 +50,8 @@ from thecal.programmer.calculations import (
     priming_bolus,
 )
 from thecal.programmer.connection import Sender
-from thecal.programmer.reconciliation import likely_causes
 from thecal.programmer.review import Review, review
+from thecal.pump.alarms import AlarmKind
 from thecal.pump.battery import project_battery
 from thecal.pump.commands import (
     Accepted,
@@ -84,6 +85,18 @@ from thecal.therapy.prescription import Prescription
 from thecal.therapy.projection import ReservoirProjection, prescription_pattern, project_reservoir
 from thecal.therapy.pump_models import PumpModel, find_pump_model
 from thecal.therapy.quantities import Concentration, Duration, Volume, VolumeRate
+from thecal.therapy.refill import (
+    Reconciliation,
+    RefillVolume,
+    Solution,
+    VolumeRefusal,
+    VolumeRule,
+    check_refill_volumes,
+    check_solution,
+    drug_identity,
+    expect_from_pump,
+    reconcile,
+)
 from thecal.therapy.safety import Confirmation, Context, Rule
 
 __all__ = [
@@ -93,7 +106,7 @@ __all__ = [
     "Outcome",
     "ProgramResult",
     "ProgrammerError",
-    "RefillPlan",
+    "RefillPreview",
     "RefillRequest",
     "RefillResult",
     "ReplacementPlan",
@@ -105,10 +118,11 @@ __all__ = [
     "minimum_rate",
     "next_refill",
     "open_pairing",
-    "plan_refill",
     "plan_replacement",
     "post_mri_check",
+    "preview_refill",
     "program",
+    "reconcile_at_pump",
     "refill",
     "remove_authority",
     "replacement_plan",
@@ -335,24 +349,30 @@ class RefillResult:
 
 
 @dataclass(frozen=True)
-class RefillPlan:
+class RefillPreview:
     """What a refill would do, decided from an interrogation before anything is sent.
 
     `refill` sends nothing unless `refusal` is None; a preview (the command line without
-    ``--confirm``, the clinic's pump session page) shows the same plan, so what the
+    ``--confirm``, the clinic's pump session page) shows the same checks, so what the
     clinician reviews is exactly what the refill checks. Volumes in mL as exact
-    quantities; `difference` is aspirated minus expected (negative: less came back)."""
+    quantities; `difference` is aspirated minus expected (negative: less came back).
+    `reconciliation` is the refill rules' reconciliation of this aspirate against the
+    pump's own record: what the pump will find when the refill is registered."""
 
     expected_remaining: Volume
-    """The pump's estimate of what is left (calculated from programmed delivery)."""
+    """The pump's estimate of what is left (programmed delivery and the boluses it gave)."""
     aspirated: Volume
     difference: Volume
     capacity: Volume
     new_volume: Volume
     drug: str
+    """The new solution's drug as the library names it (an alias becomes its drug)."""
     concentration: Concentration
     solution_change: bool
     """The drug or concentration differs from what the reservoir holds."""
+    reconciliation: Reconciliation | None = None
+    """None when the aspirate itself is refused."""
+    volume_refusals: tuple[VolumeRefusal, ...] = ()
     review: Review | None = None
     """The safety review of the prescription to write with the refill, if any."""
     confirmation: Confirmation | None = None
@@ -362,9 +382,20 @@ class RefillPlan:
     awaiting_reasons: bool = False
     """Every check passes except that soft-limit warnings still need their reasons."""
 
+    def _refused(self, volume: RefillVolume) -> bool:
+        return any(
+            r.volume is volume and r.rule is VolumeRule.OVER_CAPACITY for r in self.volume_refusals
+        )
+
     @property
     def over_capacity(self) -> bool:
-        return self.new_volume > self.capacity
+        """The fill is more than the reservoir holds."""
+        return self._refused(RefillVolume.FILL)
+
+    @property
+    def aspirate_over_capacity(self) -> bool:
+        """The aspirate is more than the reservoir holds: misread, or not from it."""
+        return self._refused(RefillVolume.ASPIRATED)
 
     @property
     def needs_reasons(self) -> tuple[Rule, ...]:
@@ -372,32 +403,53 @@ class RefillPlan:
         return self.confirmation.missing_reasons if self.confirmation is not None else ()
 
 
-def plan_refill(
-    before: InterrogationReport, request: RefillRequest, library: DrugLibrary | None = None
-) -> RefillPlan:
-    """Every check `refill` makes before sending, in the same order, as a pure function
-    of the interrogation: fill within capacity, a prescription matching a new solution,
-    the catheter data and a bridge bolus that fits one pump bolus, and a confirmed review
-    (every soft-limit warning with a reason). The first failure becomes `refusal`; the
-    parts that could be computed are filled in either way, for the preview."""
+def reconcile_at_pump(
+    report: InterrogationReport, aspirated: Volume, library: DrugLibrary | None = None
+) -> Reconciliation:
+    """The refill rules' reconciliation of `aspirated` against the pump's own record in
+    `report` (its estimate, its fill, its empty-reservoir alarm): the same inputs the
+    pump reconciles with when the refill is registered."""
     library = library or default_library()
-    expected = before.reservoir.estimated
-    drug = (request.drug or before.reservoir.drug).strip().lower()
-    concentration = (
-        request.concentration
-        if request.concentration is not None
-        else before.reservoir.concentration
+    reservoir = report.reservoir
+    empty_alarm = next(
+        (a.raised_at for a in report.alarms if a.kind is AlarmKind.EMPTY_RESERVOIR), None
     )
-    changed = drug != before.reservoir.drug or concentration != before.reservoir.concentration
+    expectation = expect_from_pump(
+        report.local_time, reservoir.filled_at, reservoir.fill_volume, reservoir.estimated,
+        empty_alarm,
+    )  # fmt: skip
+    return reconcile(expectation, aspirated, _pump_model(report), library.find(reservoir.drug))
+
+
+def preview_refill(
+    before: InterrogationReport, request: RefillRequest, library: DrugLibrary | None = None
+) -> RefillPreview:
+    """Every check `refill` makes before sending, in the same order, as a pure function
+    of the interrogation: aspirate and fill within the reservoir, a prescription matching
+    a new solution (the drug by its library name or alias), the catheter data and a
+    bridge bolus that fits one pump bolus, and a confirmed review (every soft-limit
+    warning with a reason). The first failure becomes `refusal`; the parts that could
+    be computed are filled in either way, for the preview."""
+    library = library or default_library()
+    reservoir = before.reservoir
+    expected = reservoir.estimated
+    held = Solution(reservoir.drug, reservoir.concentration)
+    drug = drug_identity(library, request.drug or reservoir.drug)
+    concentration = (
+        request.concentration if request.concentration is not None else reservoir.concentration
+    )
+    new = Solution(drug, concentration)
+    changed = not check_solution(library, held, new).matches
     refusals: list[str] = []
-    capacity = before.reservoir.capacity
-    if request.new_volume > capacity or request.new_volume.amount <= 0:
-        refusals.append(
-            f"refused: the fill volume {request.new_volume} must be more than zero and at most "
-            f"the reservoir capacity {capacity} (overfilling is a risk factor for over-infusion)"
-        )
+    capacity = reservoir.capacity
+    volume_refusals = check_refill_volumes(capacity, request.new_volume, request.aspirated)
+    refusals.extend(f"refused: {r.message}" for r in volume_refusals)
+    aspirate_ok = not any(r.volume is RefillVolume.ASPIRATED for r in volume_refusals)
+    reconciliation = reconcile_at_pump(before, request.aspirated, library) if aspirate_ok else None
     rx = request.prescription
-    matches = rx is not None and rx.drug == drug and rx.concentration == concentration
+    matches = (
+        rx is not None and check_solution(library, new, Solution(rx.drug, rx.concentration)).matches
+    )
     bridge: BridgePlan | None = None
     if changed:
         if rx is None:
@@ -437,10 +489,10 @@ def plan_refill(
         and not confirmation.refusals
         and bool(confirmation.missing_reasons)
     )
-    return RefillPlan(
+    return RefillPreview(
         expected, request.aspirated, request.aspirated - expected, capacity,
-        request.new_volume, drug, concentration, changed, checked, confirmation, bridge,
-        refusals[0] if refusals else None, awaiting,
+        request.new_volume, drug, concentration, changed, reconciliation, volume_refusals,
+        checked, confirmation, bridge, refusals[0] if refusals else None, awaiting,
     )  # fmt: skip
 
 
@@ -448,10 +500,10 @@ def refill(
     link: Sender, request: RefillRequest, library: DrugLibrary | None = None
 ) -> RefillResult:
     """The refill workflow (see module docstring). Checks that need no pump change run
-    first (`plan_refill`), so a refused plan changes nothing."""
+    first (`preview_refill`), so a refused preview changes nothing."""
     library = library or default_library()
     before = interrogate(link)
-    plan = plan_refill(before, request, library)
+    plan = preview_refill(before, request, library)
     expected = plan.expected_remaining
     if plan.refusal is not None:
         return RefillResult(
@@ -471,7 +523,7 @@ def refill(
     reconciliation = registered.payload
     if not isinstance(reconciliation, RefillReconciliation):
         raise ProgrammerError("the pump's refill answer carries no reconciliation")
-    causes = likely_causes(reconciliation.findings)
+    causes = reconciliation.reconciliation.likely_causes
     written: ProgramResult | None = None
     if checked is not None:
         written = program(link, checked, request.reasons)

@@ -135,7 +135,7 @@ def decode_bytes(raw: bytes) -> Any:
 
 
 def _register_therapy_types() -> None:
-    from thecal.therapy import display, prescription, quantities, safety
+    from thecal.therapy import display, prescription, quantities, refill, safety
 
     register(
         quantities.Mass,
@@ -155,6 +155,7 @@ def _register_therapy_types() -> None:
         safety.Rule,
         safety.Outcome,
         display.DoseUnit,
+        *refill.RECONCILIATION_TYPES,
     )
 
 

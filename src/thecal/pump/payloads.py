@@ -19,6 +19,7 @@ from thecal.pump.commands import Rejection
 from thecal.pump.eventlog import LogEvent
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Mass, Volume, VolumeRate
+from thecal.therapy.refill import Discrepancy, Reconciliation
 from thecal.therapy.safety import Verdict
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "PatientBolusAvailability",
     "PatientStatus",
     "PrescriptionStored",
-    "RefillFinding",
     "RefillReconciliation",
     "ReservoirStatus",
     "TherapyState",
@@ -82,17 +82,6 @@ class BatteryState(StrEnum):
     END_OF_SERVICE = "end_of_service"
     LOW_BATTERY_RESET = "low_battery_reset"
     NO_BATTERY = "no_battery"
-
-
-class RefillFinding(StrEnum):
-    """What a refill reconciliation found."""
-
-    WITHIN_EXPECTED = "within_expected"
-    LESS_THAN_EXPECTED = (
-        "less_than_expected"  # over-infusion, or the last fill missed (pocket fill)
-    )
-    MORE_THAN_EXPECTED = "more_than_expected"  # under-infusion: occlusion, stall, granuloma
-    NEW_SOLUTION = "new_solution"  # drug or concentration changed: a prescription must follow
 
 
 @dataclass(frozen=True)
@@ -240,28 +229,40 @@ class PrescriptionStored:
 
 @dataclass(frozen=True)
 class RefillReconciliation:
-    """Expected against aspirated volume at a refill: how the clinic finds drift.
+    """A registered refill: the refill rules' reconciliation of the aspirate against the
+    pump's own record (`thecal.therapy.refill.reconcile`: expected, range, the one
+    `Discrepancy`, the empty reservoir and when it ran dry), and what went in.
+    `new_solution`: the drug or concentration changed, a prescription must follow."""
 
-    `expected` is the firmware's estimate just before the refill; `discrepancy` is
-    aspirated minus expected. `delivery_error` is (actual - expected) / expected
-    delivery since the previous fill, where actual delivery is the previous fill
-    volume minus what was aspirated.
-    """
-
-    expected: Volume
-    aspirated: Volume
-    discrepancy: Volume
-    previous_fill: Volume
-    delivery_error: Fraction | None
-    findings: tuple[RefillFinding, ...]
-    flagged: bool
-    limit_volume: Volume
-    limit_percent: Fraction
+    reconciliation: Reconciliation
+    new_solution: bool
     new_volume: Volume
     drug: str
     concentration: Concentration
     lockout_until: datetime | None
     low_alarm_at: datetime | None
+
+    @property
+    def flagged(self) -> bool:
+        return self.reconciliation.flagged
+
+    @property
+    def discrepancy(self) -> Discrepancy:
+        return self.reconciliation.discrepancy
+
+    @property
+    def expected(self) -> Volume:
+        """The pump's estimate just before the refill."""
+        return self.reconciliation.expectation.most_likely
+
+    @property
+    def aspirated(self) -> Volume:
+        return self.reconciliation.aspirated
+
+    @property
+    def difference(self) -> Volume:
+        """Aspirated minus expected (negative: less came back)."""
+        return self.reconciliation.difference
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,6 @@ register(
     Hold,
     BolusKind,
     BatteryState,
-    RefillFinding,
     AlarmSettings,
     AlarmStatus,
     TherapyStatus,

@@ -100,7 +100,6 @@ class DeviceProfile:
     mri_alarm_latch: Sourced[bool]
     flow_activated_valve: Sourced[bool]
     fav_limit: Sourced[Volume] | None
-    refill_discrepancy_limit: Sourced[Volume]
     sources: Mapping[str, str]
 
     @property
@@ -114,6 +113,11 @@ class DeviceProfile:
     @property
     def capacity(self) -> Volume:
         return self.model.reservoir.value
+
+    @property
+    def refill_discrepancy_limit(self) -> Sourced[Volume]:
+        """The model's refill discrepancy limit (therapy pump model data, with its source)."""
+        return self.model.refill_discrepancy_limit
 
     def cite(self, sourced: Sourced[Any]) -> str:
         """Full citation text of a sourced value, or "profile parameter"."""
@@ -187,12 +191,7 @@ def _load_file(name: str) -> list[DeviceProfile]:
         model = find_pump_model(str(raw["id"]))
         if model.kind is not kind:
             reader.problems.append(f"{name}: model {model.id} is {model.kind}, not {kind}")
-        limit = reader.sourced(
-            f"{name}:{model.id}.refill_discrepancy_limit",
-            raw.get("refill_discrepancy_limit"),
-            parse_volume,
-        )
-        profiles.append(DeviceProfile(model=model, refill_discrepancy_limit=limit, **common))  # type: ignore[arg-type]
+        profiles.append(DeviceProfile(model=model, **common))
     if reader.problems:
         # The shipped data files are part of the program: a problem here is a bug.
         raise RuntimeError(f"pump profile {name} is invalid: " + "; ".join(reader.problems))

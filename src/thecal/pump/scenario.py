@@ -63,10 +63,10 @@ from thecal.therapy.units import parse_concentration, parse_duration, parse_mass
 
 __all__ = [
     "PatientUsage",
-    "RefillPlan",
     "Sample",
     "Scenario",
     "ScenarioError",
+    "ScenarioRefill",
     "ScenarioResult",
     "ScenarioSummary",
     "ScheduledCommand",
@@ -98,7 +98,7 @@ class PatientUsage:
 
 
 @dataclass(frozen=True)
-class RefillPlan:
+class ScenarioRefill:
     """A refill visit: aspirate (`aspirate` None = everything), inject `volume`,
     optionally change the drug, then optionally write a new prescription."""
 
@@ -136,7 +136,7 @@ class Scenario:
     battery_charge: Fraction = Fraction(1)
     patient: PatientUsage | None = None
     faults: tuple[Fault, ...] = ()
-    refills: tuple[RefillPlan, ...] = ()
+    refills: tuple[ScenarioRefill, ...] = ()
     commands: tuple[ScheduledCommand, ...] = ()
     sample_every: Duration = field(default_factory=lambda: Duration.from_hours(6))
 
@@ -415,7 +415,7 @@ def _command(
 
 def _refill(
     raw: Mapping[str, Any], where: str, read: _Reader, resolve: PrescriptionResolver
-) -> RefillPlan | None:
+) -> ScenarioRefill | None:
     read.unknown(
         raw,
         {"at", "volume", "aspirate", "drug", "concentration", "declared_volume", "prescription"},
@@ -423,7 +423,7 @@ def _refill(
     )
     at = read.take(raw, "at", where, _datetime)
     volume = read.take(raw, "volume", where, parse_volume)
-    plan = RefillPlan(
+    plan = ScenarioRefill(
         at=at or datetime.min,
         volume=volume or Volume.zero(),
         aspirate=read.take(raw, "aspirate", where, _aspirate, None),
@@ -627,7 +627,7 @@ def run_scenario(
                 denied += 1
             else:
                 granted += 1
-        elif isinstance(action, RefillPlan):
+        elif isinstance(action, ScenarioRefill):
             samples.append(_sample(twin))  # just before and just after: the plot shows a step
             visit = twin.refill_visit(
                 action.volume,
@@ -689,13 +689,16 @@ def _sample(twin: PumpTwin) -> Sample:
 
 
 def _reconciliation_event(twin: PumpTwin, rec: RefillReconciliation) -> SimEvent:
-    findings = ", ".join(f.value for f in rec.findings)
+    found = rec.reconciliation
     error = (
-        "n/a" if rec.delivery_error is None else f"{decimal_text(rec.delivery_error * 100, 1)} %"
+        "n/a"
+        if found.delivery_error is None
+        else f"{decimal_text(found.delivery_error * 100, 1)} %"
     )
+    findings = found.discrepancy.value + (", new_solution" if rec.new_solution else "")
     message = (
         f"refill reconciliation: expected {rec.expected}, aspirated {rec.aspirated} "
-        f"(discrepancy {rec.discrepancy}, delivery error {error}): {findings}"
+        f"(difference {rec.difference}, delivery error {error}): {findings}"
         + (" - FLAGGED" if rec.flagged else "")
     )
     return SimEvent(
@@ -707,7 +710,8 @@ def _reconciliation_event(twin: PumpTwin, rec: RefillReconciliation) -> SimEvent
         (
             ("expected", str(rec.expected)),
             ("aspirated", str(rec.aspirated)),
-            ("discrepancy", str(rec.discrepancy)),
+            ("difference", str(rec.difference)),
+            ("discrepancy", rec.discrepancy.value),
             ("flagged", str(rec.flagged).lower()),
             ("findings", findings),
         ),

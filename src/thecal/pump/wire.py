@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from thecal.pump import alarms, commands, eventlog, payloads
 from thecal.pump.codec import from_plain, register, to_plain
-from thecal.therapy import display, prescription, quantities, safety
+from thecal.therapy import display, prescription, quantities, refill, safety
 
 __all__ = ["from_plain", "to_plain", "wire_types"]
 
@@ -56,6 +56,7 @@ _THERAPY_TYPES: tuple[type, ...] = (
     safety.Rule,
     safety.Outcome,
     display.DoseUnit,
+    *refill.RECONCILIATION_TYPES,
 )
 
 _PUMP_TYPES: tuple[type, ...] = (
@@ -69,7 +70,6 @@ _PUMP_TYPES: tuple[type, ...] = (
     payloads.Hold,
     payloads.BolusKind,
     payloads.BatteryState,
-    payloads.RefillFinding,
     payloads.AlarmSettings,
     payloads.AlarmStatus,
     payloads.TherapyStatus,

@@ -1,9 +1,9 @@
 """Pump and catheter models as the programmer and the calculators know them.
 
 A `PumpModel` says what a kind of pump can hold and deliver (reservoir, rate range,
-minimum rate, tubing volume, accuracy); the safety evaluator checks prescriptions
-against it and the calculators use its volumes. The pump twin adds its hardware
-internals on top of these. Data: `data/pump_models.toml`, every number sourced or
+minimum rate, tubing volume, accuracy, refill discrepancy limit); the safety evaluator
+checks prescriptions against it and the calculators use its volumes. The pump twin adds
+its hardware internals on top of these. Data: `data/pump_models.toml`, every number sourced or
 labelled "profile parameter".
 """
 
@@ -54,6 +54,9 @@ class PumpModel:
     max_bolus_volume_rate: Sourced[VolumeRate]
     max_flex_steps: Sourced[int]
     default_low_reservoir_alarm: Sourced[Volume]
+    refill_discrepancy_limit: Sourced[Volume]
+    """A refill aspirate further than this from the expected volume is potentially
+    consequential (pocket-fill risk), whatever the accuracy band allows."""
 
     @property
     def rate_floor(self) -> Limit[VolumeRate]:
@@ -120,6 +123,7 @@ def _load() -> tuple[tuple[PumpModel, ...], tuple[CatheterModel, ...]]:
             "max_bolus_volume_rate": s("max_bolus_volume_rate", parse_volume_rate),
             "max_flex_steps": s("max_flex_steps", parse_int),
             "default_low_reservoir_alarm": s("default_low_reservoir_alarm", parse_volume),
+            "refill_discrepancy_limit": s("refill_discrepancy_limit", parse_volume),
         }
         pumps.append(
             PumpModel(

@@ -1,14 +1,18 @@
 """Refill visits: reconcile what came back out of the pump, record the new fill, and book
 the next refill date.
 
-Guards at a refill (devices.md §1.5, hazards):
+Guards at a refill (devices.md §1.5, hazards), each one of the refill rules of the therapy
+core (`thecal.therapy.refill`), which the pump and the programmer call too:
 
-- the new volume may not exceed the reservoir (overfill is refused, [S11]);
+- neither the aspirate nor the new volume may exceed the reservoir (an overfill, or an
+  aspirate that cannot have come from the reservoir, is refused);
 - the drug and concentration filled must be those of the prescription in force after the
-  refill (a concentration mismatch is refused); a change of drug or concentration comes
-  with its new prescription in the same request, judged by the safety evaluator;
-- the aspirated volume is compared with the expected range and a discrepancy is flagged
-  (possible over-infusion or pocket fill; possible under-delivery).
+  refill, the drug by its library name or alias (a mismatch is refused); a change of
+  drug or concentration comes with its new prescription in the same request, judged by
+  the safety evaluator;
+- the aspirated volume is reconciled against the expectation (possible over-infusion or
+  pocket fill; possible under-delivery), and an empty reservoir is always flagged with the
+  date the pump most likely ran dry and what that means for the drug.
 """
 
 from __future__ import annotations
@@ -21,13 +25,7 @@ from sqlalchemy import select
 
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.errors import Conflict, Invalid, Refused
-from thecal.clinic.reconciliation import (
-    Discrepancy,
-    Expectation,
-    expected_volume,
-    reconcile,
-)
-from thecal.clinic.refill_schedule import DeliveryPeriod, RefillLimit, ReservoirAnchor
+from thecal.clinic.refill_schedule import RefillLimit
 from thecal.clinic.service import prescriptions, schedule
 from thecal.clinic.service.common import (
     Form,
@@ -48,7 +46,25 @@ from thecal.clinic.storage.models import (
 )
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import find_pump_model
-from thecal.therapy.quantities import Volume
+from thecal.therapy.refill import (
+    AnchorKind,
+    Discrepancy,
+    Expectation,
+    ExpectationBasis,
+    ExpectedRange,
+    RefillVolume,
+    ReservoirAnchor,
+    Solution,
+    VolumeRefusal,
+    VolumeRule,
+    check_refill_volumes,
+    check_solution,
+    expect_from_deliveries,
+    expected_range,
+    likely_causes,
+    reconcile,
+    same_drug,
+)
 from thecal.therapy.units import QuantityParseError, parse_concentration, parse_volume
 
 __all__ = [
@@ -90,6 +106,12 @@ class ExpectationView(View):
     since: datetime
     since_volume: str
     basis: str
+    """Where the last known content came from (a refill, the pump's estimate)."""
+    bolus_basis: ExpectationBasis | None = None
+    """How patient boluses were counted (None: as recorded at an older refill)."""
+    boluses: str = ""
+    unrecorded_allowance: str = ""
+    """The loss every allowed but unrecorded patient bolus could hide (mL text)."""
 
 
 class RefillView(View):
@@ -103,6 +125,7 @@ class RefillView(View):
     aspirated_volume: str | None
     discrepancy: Discrepancy
     discrepancy_message: str
+    likely_causes: list[str]
     drug: str
     concentration: str
     lot: str
@@ -115,8 +138,8 @@ class RefillView(View):
 @dataclass(frozen=True)
 class _Found:
     expectation: Expectation
+    range: ExpectedRange
     basis: str
-    anchor: ReservoirAnchor
 
 
 def _expectation(call: Call, implant: Implant, at: datetime) -> _Found | None:
@@ -139,28 +162,17 @@ def _expectation_from(
     history: list[tuple[PrescriptionRecord, Prescription]],
     at: datetime,
 ) -> _Found | None:
-    if refill is None or not history:
+    found = schedule.reservoir_history(refill, reading, history, at)
+    if refill is None or found is None or found.anchor.at > at:
         return None
-    anchor = schedule.latest_anchor(refill, reading)
-    if anchor.at > at:
-        return None
-    basis = (
-        "the pump's own estimate at its last interrogation"
-        if anchor.at != refill.performed_at
-        else "the volume put in at the last refill"
-    )
-    periods = [DeliveryPeriod(record.active_from, rx) for record, rx in history]
-    if periods[0].start > anchor.at:
-        anchor = ReservoirAnchor(periods[0].start, anchor.volume)
-    expectation = expected_volume(
-        anchor,
-        at,
-        periods,
-        find_pump_model(implant.pump_model),
-        call.tz,
-        call.policy.reconciliation_minimum_tolerance.value,
-    )
-    return _Found(expectation, basis, anchor)
+    basis = found.basis
+    if found.anchor.kind is AnchorKind.PUMP_ESTIMATE:
+        basis += " (counting the boluses it gave)"
+    anchor, periods = found.anchor, found.periods
+    pump = find_pump_model(implant.pump_model)
+    fill = ReservoirAnchor(refill.performed_at, refill.volume_added)
+    expectation = expect_from_deliveries(anchor, at, periods, pump, call.tz, last_fill=fill)
+    return _Found(expectation, expected_range(expectation, pump), basis)
 
 
 def expectation_view_from(
@@ -177,15 +189,18 @@ def expectation_view_from(
 def _expectation_view(found: _Found | None) -> ExpectationView | None:
     if found is None:
         return None
-    expectation, basis, anchor = found.expectation, found.basis, found.anchor
+    expectation, anchor = found.expectation, found.expectation.since
     return ExpectationView(
         at=expectation.at,
         expected=quantity_text(expectation.most_likely) or "",
-        low=quantity_text(expectation.low) or "",
-        high=quantity_text(expectation.high) or "",
+        low=quantity_text(found.range.low) or "",
+        high=quantity_text(found.range.high) or "",
         since=anchor.at,
         since_volume=quantity_text(anchor.volume) or "",
-        basis=basis,
+        basis=found.basis,
+        bolus_basis=expectation.basis,
+        boluses=expectation.basis.description,
+        unrecorded_allowance=quantity_text(expectation.unrecorded_allowance) or "",
     )
 
 
@@ -226,6 +241,7 @@ def refill_view(
         aspirated_volume=quantity_text(refill.aspirated_volume),
         discrepancy=refill.discrepancy,
         discrepancy_message=refill.discrepancy_message,
+        likely_causes=list(likely_causes(refill.discrepancy)),
         drug=refill.drug,
         concentration=quantity_text(refill.concentration) or "",
         lot=refill.lot,
@@ -284,15 +300,6 @@ def _record(call: Call, implant: Implant, form: RefillForm) -> RefillView:
             accepted=listed,
         )
     added = parse_volume(form.volume_added, "volume_added")
-    if not Volume.zero() < added <= implant.reservoir:
-        raise Refused(
-            f"volume_added: {added} would overfill the {implant.reservoir} reservoir"
-            if added > implant.reservoir
-            else "volume_added: must be more than 0 mL",
-            code="overfill" if added > implant.reservoir else "invalid",
-            field="volume_added",
-            accepted=f"more than 0 mL and at most {quantity_text(implant.reservoir)}",
-        )
     aspirated = (
         parse_volume(form.aspirated_volume, "aspirated_volume") if form.aspirated_volume else None
     )
@@ -302,27 +309,26 @@ def _record(call: Call, implant: Implant, form: RefillForm) -> RefillView:
             field="aspirated_volume",
             accepted="a volume, e.g. '3.2 mL'",
         )
-    if aspirated is not None and aspirated > implant.reservoir:
-        raise Invalid(
-            f"aspirated_volume: {aspirated} is more than the reservoir holds",
-            field="aspirated_volume",
-            accepted=f"at most {quantity_text(implant.reservoir)}",
-        )
+    refusals = check_refill_volumes(implant.reservoir, added, aspirated)
+    if refusals:
+        raise _volume_refused(refusals[0])
     found = _expectation(call, implant, at)
     expected_view = _expectation_view(found)
     discrepancy, message = Discrepancy.NONE, ""
     if found is not None and aspirated is not None:
-        outcome = reconcile(found.expectation, aspirated)
+        held = call.library.find(previous.drug) if previous is not None else None
+        pump = find_pump_model(implant.pump_model)
+        outcome = reconcile(found.expectation, aspirated, pump, held)
         discrepancy, message = outcome.discrepancy, outcome.message
-    first_fill = previous is None or previous.drug != drug.id
+    first_fill = previous is None or not same_drug(call.library, previous.drug, drug.id)
     refill = Refill(
         implant_id=implant.id,
         patient_id=implant.patient_id,
         performed_at=at,
         performed_by=call.actor.user_id,
         expected_volume=found.expectation.most_likely if found else None,
-        expected_low=found.expectation.low if found else None,
-        expected_high=found.expectation.high if found else None,
+        expected_low=found.range.low if found else None,
+        expected_high=found.range.high if found else None,
         aspirated_volume=aspirated,
         discrepancy=discrepancy,
         discrepancy_message=message,
@@ -339,7 +345,13 @@ def _record(call: Call, implant: Implant, form: RefillForm) -> RefillView:
         new = replace(form.prescription.order(), active_from=at)
         prescriptions.prescribe(call, implant.id, new)
     current = prescriptions.current_record(call, implant.id)
-    if current is None or current.drug != drug.id or current.concentration != concentration:
+    filled = Solution(drug.id, concentration)
+    if (
+        current is None
+        or not check_solution(
+            call.library, Solution(current.drug, current.concentration), filled
+        ).matches
+    ):
         in_force = f"{current.drug} {current.concentration}" if current else "no prescription"
         raise Refused(
             f"the pump would hold {drug.id} {quantity_text(concentration)} but the prescription "
@@ -350,6 +362,16 @@ def _record(call: Call, implant: Implant, form: RefillForm) -> RefillView:
         )
     schedule.recompute(call, implant, f"refill {refill.id}")
     return refill_view(refill, expected_view, implant.next_refill_due, implant.refill_limited_by)
+
+
+def _volume_refused(refusal: VolumeRefusal) -> Refused:
+    """The service error for a refill volume the refill rules refuse."""
+    aspirate = refusal.volume is RefillVolume.ASPIRATED
+    field = "aspirated_volume" if aspirate else "volume_added"
+    code = "invalid"
+    if refusal.rule is VolumeRule.OVER_CAPACITY:
+        code = "aspirate_over_capacity" if aspirate else "overfill"
+    return Refused(f"{field}: {refusal.message}", code=code, field=field, accepted=refusal.accepted)
 
 
 def stored_refill_view(row: Refill) -> RefillView:

@@ -2,9 +2,9 @@
 
 From the last known content (the refill, or the pump's own estimate if it was read since)
 to the refill-by date, along every prescription in force, counting worst-case patient
-boluses: the same anchor, deliveries and projection (`thecal.clinic.refill_schedule`,
-over `thecal.therapy.projection`) that set the refill-by date, so the curve and the date
-always agree.
+boluses: the same anchor and deliveries (`schedule.reservoir_history`) and the same
+reservoir rule (`thecal.therapy.refill.volume_moved`) that set the refill-by date, so the
+curve and the date always agree.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from fractions import Fraction
 from pydantic import Field
 
 from thecal.clinic.access import Permission, authorize
-from thecal.clinic.refill_schedule import DeliveryPeriod, ReservoirAnchor, volume_moved
 from thecal.clinic.service import schedule
 from thecal.clinic.service.common import View, load
 from thecal.clinic.service.core import Call
 from thecal.clinic.storage.models import Implant, ImplantStatus
 from thecal.therapy.pump_models import find_pump_model
 from thecal.therapy.quantities import decimal_text
+from thecal.therapy.refill import volume_moved
 
 __all__ = ["ReservoirCurveView", "ReservoirPointView", "reservoir_curve"]
 
@@ -49,19 +49,14 @@ def reservoir_curve(call: Call, implant_id: int, samples: int = 24) -> Reservoir
     authorize(call.actor, Permission.PATIENT_READ, implant.patient_id)
     if implant.status is not ImplantStatus.ACTIVE:
         return None
-    refill = schedule.last_refill(call, implant.id)
-    history = schedule.deliveries_for(call, implant.id)
-    if refill is None or not history:
-        return None
-    anchor = schedule.latest_anchor(refill, schedule.last_interrogation(call, implant.id))
-    basis = (
-        "the volume put in at the last refill"
-        if anchor.at == refill.performed_at
-        else "the pump's own estimate at its last interrogation"
+    found = schedule.reservoir_history(
+        schedule.last_refill(call, implant.id),
+        schedule.last_interrogation(call, implant.id),
+        schedule.deliveries_for(call, implant.id),
     )
-    periods = [DeliveryPeriod(record.active_from, rx) for record, rx in history]
-    if periods[0].start > anchor.at:
-        anchor = ReservoirAnchor(periods[0].start, anchor.volume)
+    if found is None:
+        return None
+    anchor, periods, basis = found.anchor, found.periods, found.basis
     end = implant.next_refill_due
     pump = find_pump_model(implant.pump_model)
     moments = [anchor.at]

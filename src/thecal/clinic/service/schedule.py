@@ -18,12 +18,7 @@ from sqlalchemy import select
 from thecal.clinic import audit
 from thecal.clinic.battery import battery_outlook
 from thecal.clinic.interrogation import BatteryState
-from thecal.clinic.refill_schedule import (
-    DeliveryPeriod,
-    RefillPlan,
-    ReservoirAnchor,
-    plan_refill,
-)
+from thecal.clinic.refill_schedule import RefillOutlook, refill_outlook
 from thecal.clinic.service.common import stored_prescription
 from thecal.clinic.service.core import Call
 from thecal.clinic.storage.models import (
@@ -38,14 +33,16 @@ from thecal.clinic.storage.models import (
 )
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import find_pump_model
+from thecal.therapy.refill import AnchorKind, DeliveryPeriod, ReservoirAnchor
 
 __all__ = [
     "ESCALATION_RECIPIENTS",
     "PRIORITY",
     "ReminderSpec",
+    "ReservoirHistory",
     "deliveries_for",
-    "latest_anchor",
     "recompute",
+    "reservoir_history",
     "sync_reminders",
 ]
 
@@ -101,32 +98,65 @@ def last_interrogation(call: Call, implant_id: int) -> Interrogation | None:
     ).first()
 
 
-def latest_anchor(refill: Refill, interrogation: Interrogation | None) -> ReservoirAnchor:
-    """The last known reservoir content: the pump's own estimate if it was read after the
-    refill, else what the refill put in."""
-    if interrogation is not None and interrogation.interrogated_at >= refill.performed_at:
-        return ReservoirAnchor(interrogation.interrogated_at, interrogation.reservoir_estimate)
-    return ReservoirAnchor(refill.performed_at, refill.volume_added)
+@dataclass(frozen=True)
+class ReservoirHistory:
+    """The last known reservoir content and the prescriptions in force since."""
+
+    anchor: ReservoirAnchor
+    periods: list[DeliveryPeriod]
+
+    @property
+    def basis(self) -> str:
+        """Where the last known content came from, in words."""
+        if self.anchor.kind is AnchorKind.PUMP_ESTIMATE:
+            return "the pump's own estimate at its last interrogation"
+        return "the volume put in at the last refill"
 
 
-def plan_for(call: Call, implant: Implant) -> RefillPlan | None:
-    """The refill plan for an active, filled, prescribed implant (None otherwise)."""
-    refill = last_refill(call, implant.id)
-    history = deliveries_for(call, implant.id)
+def reservoir_history(
+    refill: Refill | None,
+    interrogation: Interrogation | None,
+    history: list[tuple[PrescriptionRecord, Prescription]],
+    at: datetime | None = None,
+) -> ReservoirHistory | None:
+    """The last known content, by `at` when given: the pump's own estimate if it was read
+    after the refill, else what the refill put in; moved to the first prescription when
+    nothing ran before it. None when never filled or never prescribed."""
     if refill is None or not history:
         return None
-    anchor = latest_anchor(refill, last_interrogation(call, implant.id))
+    anchor = ReservoirAnchor(refill.performed_at, refill.volume_added)
+    if (
+        interrogation is not None
+        and interrogation.interrogated_at >= refill.performed_at
+        and (at is None or interrogation.interrogated_at <= at)
+    ):
+        anchor = ReservoirAnchor(
+            interrogation.interrogated_at,
+            interrogation.reservoir_estimate,
+            AnchorKind.PUMP_ESTIMATE,
+        )
     periods = [DeliveryPeriod(record.active_from, rx) for record, rx in history]
     if periods[0].start > anchor.at:
         # Nothing runs before the first prescription: follow the reservoir from there.
-        anchor = ReservoirAnchor(periods[0].start, anchor.volume)
+        anchor = ReservoirAnchor(periods[0].start, anchor.volume, anchor.kind)
+    return ReservoirHistory(anchor, periods)
+
+
+def outlook_for(call: Call, implant: Implant) -> RefillOutlook | None:
+    """The refill outlook for an active, filled, prescribed implant (None otherwise)."""
+    refill = last_refill(call, implant.id)
+    found = reservoir_history(
+        refill, last_interrogation(call, implant.id), deliveries_for(call, implant.id)
+    )
+    if refill is None or found is None:
+        return None
     drug = call.library.get(refill.drug)
     stability = drug.refill_limit(refill.concentration, refill.first_fill)
     high_risk = drug.high_risk_withdrawal.value
-    return plan_refill(
-        anchor=anchor,
+    return refill_outlook(
+        anchor=found.anchor,
         filled_at=refill.performed_at,
-        deliveries=periods,
+        deliveries=found.periods,
         pump=find_pump_model(implant.pump_model),
         alarm_threshold=implant.low_reservoir_alarm,
         stability=stability.value,
@@ -144,12 +174,12 @@ def _schedule_fields(implant: Implant) -> dict[str, object]:
     return {name: audit.jsonable(getattr(implant, name)) for name in names}
 
 
-def recompute(call: Call, implant: Implant, because: str) -> RefillPlan | None:
+def recompute(call: Call, implant: Implant, because: str) -> RefillOutlook | None:
     """Recompute the implant's schedule and reminders; audit the change with `because`."""
     before = _schedule_fields(implant)
-    plan: RefillPlan | None = None
+    plan: RefillOutlook | None = None
     if implant.status is ImplantStatus.ACTIVE:
-        plan = plan_for(call, implant)
+        plan = outlook_for(call, implant)
         refill = last_refill(call, implant.id)
         drug = call.library.find(refill.drug) if refill else None
         implant.high_risk = bool(drug and drug.high_risk_withdrawal.value)
@@ -174,7 +204,7 @@ def recompute(call: Call, implant: Implant, because: str) -> RefillPlan | None:
     return plan
 
 
-def _battery(call: Call, implant: Implant, plan: RefillPlan | None) -> None:
+def _battery(call: Call, implant: Implant, plan: RefillOutlook | None) -> None:
     if plan is None:
         rate = None
     else:

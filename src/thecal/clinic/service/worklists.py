@@ -16,7 +16,6 @@ from sqlalchemy import and_, func, or_, select
 from thecal.clinic.access import Permission, authorize
 from thecal.clinic.errors import Invalid
 from thecal.clinic.interrogation import AlarmPriority
-from thecal.clinic.reconciliation import Discrepancy
 from thecal.clinic.refill_schedule import RefillLimit
 from thecal.clinic.service.common import View, quantity_text
 from thecal.clinic.service.core import Call
@@ -28,6 +27,7 @@ from thecal.clinic.storage.models import (
     Patient,
     Refill,
 )
+from thecal.therapy.refill import Discrepancy
 
 __all__ = [
     "AlarmItem",

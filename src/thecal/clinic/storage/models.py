@@ -39,11 +39,11 @@ from thecal.clinic.access import Role
 from thecal.clinic.candidacy import PsychEvaluation, TrialCriterion, TrialMethod
 from thecal.clinic.diagnoses import Diagnosis
 from thecal.clinic.interrogation import AlarmPriority, BatteryState
-from thecal.clinic.reconciliation import Discrepancy
 from thecal.clinic.refill_schedule import RefillLimit
 from thecal.clinic.storage.types import ExactFraction, QuantityType, UTCDateTime
 from thecal.therapy.prescription import Mode
 from thecal.therapy.quantities import Concentration, DoseRate, Volume
+from thecal.therapy.refill import Discrepancy
 
 __all__ = [
     "Alarm",

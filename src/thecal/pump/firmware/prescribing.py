@@ -14,6 +14,7 @@ from thecal.pump.payloads import HardLimitRefusal, PrescriptionStored, TherapySt
 from thecal.pump.records import Cause
 from thecal.therapy.delivery import programmed_daily_dose
 from thecal.therapy.prescription import Mode, Prescription
+from thecal.therapy.refill import Solution, check_solution
 from thecal.therapy.safety import evaluate_hard_limits
 
 __all__ = ["prescription_problem", "write_prescription"]
@@ -24,10 +25,8 @@ def prescription_problem(fw: FirmwareCore, rx: Prescription) -> Rejected | None:
     held = fw.ram.therapy  # what the reservoir holds
     if not fw.profile.model.programmable:
         return Rejected(Rejection.NOT_PROGRAMMABLE, f"{fw.profile.model.label} is not programmable")
-    entry_rx = fw.library.find(rx.drug)
-    entry_res = fw.library.find(held.drug)
-    same_drug = (entry_rx is not None and entry_rx is entry_res) or rx.drug == held.drug
-    if not same_drug or rx.concentration != held.concentration:
+    solution = Solution(rx.drug, rx.concentration)
+    if not check_solution(fw.library, Solution(held.drug, held.concentration), solution).matches:
         return Rejected(
             Rejection.INVALID_ARGUMENT,
             f"the reservoir holds {held.drug} at {held.concentration}, the prescription is for "

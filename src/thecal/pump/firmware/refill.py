@@ -1,5 +1,7 @@
-"""Registering a refill: reconcile the aspirated volume against the estimate, take the
-new fill, and drop to the minimum rate until a new solution has its prescription."""
+"""Registering a refill: check the volumes, reconcile the aspirate against the pump's own
+record, take the new fill, and drop to the minimum rate until a new solution has its
+prescription. Every rule is the therapy core's refill rules (`thecal.therapy.refill`),
+the same the programmer and the clinic call."""
 
 from __future__ import annotations
 
@@ -10,10 +12,19 @@ from thecal.pump.firmware.alarm_control import clear_alarm
 from thecal.pump.firmware.core import FirmwareCore
 from thecal.pump.firmware.delivery_state import set_state
 from thecal.pump.firmware.views import projection
-from thecal.pump.payloads import RefillFinding, RefillReconciliation, TherapyState
+from thecal.pump.payloads import RefillReconciliation, TherapyState
 from thecal.pump.records import Cause
 from thecal.pump.timebase import duration_us
 from thecal.therapy.quantities import Concentration, Volume
+from thecal.therapy.refill import (
+    Solution,
+    VolumeRule,
+    check_refill_volumes,
+    check_solution,
+    drug_identity,
+    expect_from_pump,
+    reconcile,
+)
 
 __all__ = ["register_refill", "register_refill_command"]
 
@@ -31,99 +42,86 @@ def register_refill(
     drug: str,
     concentration: Concentration,
 ) -> Response:
-    """Record a refill and reconcile expected against aspirated volume. Also the path
-    the twin uses for a pump without telemetry (the clinic's own record)."""
+    """Record a refill and reconcile the aspirate against the pump's own record (its
+    estimate, counting every bolus it gave, and its empty-reservoir alarm). An aspirate or
+    a fill beyond the reservoir is refused; a fill of 0 mL registers a reservoir emptied on
+    purpose. The drug is kept as the library names it, so a brand name ("lioresal") is no
+    change of drug. Also the path the twin uses for a pump without telemetry."""
     r = fw.ram
-    capacity = fw.profile.capacity
-    if aspirated.amount < 0 or new_volume.amount < 0:
-        return Rejected(Rejection.INVALID_ARGUMENT, "volumes must not be negative")
-    if new_volume > capacity:
+    refusals = check_refill_volumes(
+        fw.profile.capacity, new_volume, aspirated, fill_may_be_empty=True
+    )
+    if refusals:
+        first = refusals[0]
+        over = first.rule is VolumeRule.OVER_CAPACITY
         return Rejected(
-            Rejection.OVER_CAPACITY,
-            f"{new_volume} is more than the reservoir holds ({capacity}); overfilling is a "
-            "risk factor for over-infusion",
+            Rejection.OVER_CAPACITY if over else Rejection.INVALID_ARGUMENT,
+            "; ".join(refusal.message for refusal in refusals),
         )
     if not drug.strip() or concentration.amount <= 0:
         return Rejected(
             Rejection.INVALID_ARGUMENT, "the drug and a positive concentration are needed"
         )
-    expected = r.therapy.estimate
-    previous = r.therapy.fill_volume
-    discrepancy = aspirated.amount - expected
-    expected_delivered = previous - expected
-    actual_delivered = previous - aspirated.amount
-    error = (
-        (actual_delivered - expected_delivered) / expected_delivered
-        if expected_delivered > 0
-        else None
+    held = r.therapy
+    empty_alarm = next(
+        (alarm.raised_at for alarm in held.alarms if alarm.kind is AlarmKind.EMPTY_RESERVOIR),
+        None,
     )
-    limit_volume = fw.profile.refill_discrepancy_limit.value
-    limit_percent = fw.profile.model.accuracy_percent.value
-    findings: list[RefillFinding] = []
-    out_of_spec = error is not None and abs(error) * 100 > limit_percent
-    too_large = abs(discrepancy) > limit_volume.amount
-    if out_of_spec or too_large:
-        findings.append(
-            RefillFinding.LESS_THAN_EXPECTED
-            if discrepancy < 0
-            else RefillFinding.MORE_THAN_EXPECTED
-        )
-    else:
-        findings.append(RefillFinding.WITHIN_EXPECTED)
-    drug_id = drug.strip().lower()
-    changed = drug_id != r.therapy.drug or concentration != r.therapy.concentration
-    if changed and fw.electronic:
-        findings.append(RefillFinding.NEW_SOLUTION)
-    r.therapy.estimate = new_volume.amount
-    r.therapy.fill_volume = new_volume.amount
-    r.therapy.fill_ticks = r.ticks
-    r.therapy.drug = drug_id
-    r.therapy.concentration = concentration
-    r.therapy.lockout_from = r.ticks
+    expectation = expect_from_pump(
+        fw.local(),
+        fw.local(held.fill_ticks),
+        Volume(held.fill_volume),
+        Volume(held.estimate),
+        empty_alarm,
+    )
+    outcome = reconcile(expectation, aspirated, fw.profile.model, fw.library.find(held.drug))
+    drug_id = drug_identity(fw.library, drug)
+    changed = not check_solution(
+        fw.library, Solution(held.drug, held.concentration), Solution(drug_id, concentration)
+    ).matches
+    expected = Volume(held.estimate)
+    held.estimate = new_volume.amount
+    held.fill_volume = new_volume.amount
+    held.fill_ticks = r.ticks
+    held.drug = drug_id
+    held.concentration = concentration
+    held.lockout_from = r.ticks
     fw.log_event(
         LogKind.REFILL,
-        f"refill: aspirated {aspirated} (expected {Volume(expected)}), filled {new_volume} of "
+        f"refill: aspirated {aspirated} (expected {expected}), filled {new_volume} of "
         f"{drug_id} at {concentration}",
         aspirated=str(aspirated),
-        expected=str(Volume(expected)),
+        expected=str(expected),
         new_volume=str(new_volume),
         drug=drug_id,
         concentration=str(concentration),
+        discrepancy=outcome.discrepancy.value,
     )
     if fw.electronic:
-        if r.therapy.estimate > fw.empty:
+        if held.estimate > fw.empty:
             clear_alarm(fw, AlarmKind.EMPTY_RESERVOIR, "refilled")
-        if r.therapy.estimate > r.settings.low_reservoir_threshold.amount:
+        if held.estimate > r.settings.low_reservoir_threshold.amount:
             clear_alarm(fw, AlarmKind.LOW_RESERVOIR, "refilled")
         if changed:
-            r.therapy.awaiting_prescription = True
+            held.awaiting_prescription = True
             set_state(fw, TherapyState.MINIMUM_RATE, Cause.NEW_SOLUTION)
         elif (
-            r.therapy.state is TherapyState.MINIMUM_RATE
-            and r.therapy.cause is Cause.EMPTY_RESERVOIR
+            held.state is TherapyState.MINIMUM_RATE
+            and held.cause is Cause.EMPTY_RESERVOIR
             and r.prescription is not None
         ):
             set_state(fw, TherapyState.RUNNING, Cause.PRESCRIPTION)
     fw.save_therapy()
     low_at, _ = projection(fw)
-    flagged = any(
-        f in (RefillFinding.LESS_THAN_EXPECTED, RefillFinding.MORE_THAN_EXPECTED) for f in findings
-    )
     lockout_until = None
     if r.prescription is not None and r.prescription.patient_bolus is not None:
         lockout_until = fw.local(r.ticks + duration_us(r.prescription.patient_bolus.lockout))
+    flagged = outcome.discrepancy.value.replace("_", " ") if outcome.flagged else ""
     return Accepted(
-        "refill registered" + ("; discrepancy flagged" if flagged else ""),
+        "refill registered" + (f"; discrepancy flagged: {flagged}" if flagged else ""),
         RefillReconciliation(
-            expected=Volume(expected),
-            aspirated=aspirated,
-            discrepancy=Volume(discrepancy),
-            previous_fill=Volume(previous),
-            delivery_error=error,
-            findings=tuple(findings),
-            flagged=flagged,
-            limit_volume=limit_volume,
-            limit_percent=limit_percent,
+            reconciliation=outcome,
+            new_solution=changed and fw.electronic,
             new_volume=new_volume,
             drug=drug_id,
             concentration=concentration,

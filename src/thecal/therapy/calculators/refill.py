@@ -19,14 +19,16 @@ from thecal.therapy.library import DrugEntry
 from thecal.therapy.projection import ReservoirProjection, VolumePattern, project_reservoir
 from thecal.therapy.pump_models import PumpModel
 from thecal.therapy.quantities import Concentration, Duration, Volume
+from thecal.therapy.refill import check_refill_volumes
 from thecal.therapy.sourced import Sourced
 
-__all__ = ["RefillPlan", "plan_refill", "stability_limit"]
+__all__ = ["RefillDate", "refill_date", "stability_limit"]
 
 
 @dataclass(frozen=True)
-class RefillPlan:
-    """A reservoir projection with the stability limit that capped it, and warnings."""
+class RefillDate:
+    """A reservoir projection (alarm, empty, refill-by) with the stability limit that
+    capped it, and warnings."""
 
     projection: ReservoirProjection
     stability: Sourced[Duration] | None
@@ -48,7 +50,7 @@ def stability_limit(
     return drug.refill_limit(concentration, first_fill), tuple(warnings)
 
 
-def plan_refill(
+def refill_date(
     pattern: VolumePattern,
     fill: Volume,
     alarm_threshold: Volume,
@@ -56,20 +58,16 @@ def plan_refill(
     stability: Sourced[Duration] | None = None,
     pump: PumpModel | None = None,
     includes_patient_boluses: bool = True,
-) -> RefillPlan:
+) -> RefillDate:
     """Project a reservoir of `fill` mL from `start`; refill by the alarm or stability limit.
 
-    With `pump`, a fill above the pump's reservoir is refused: overfilling is a
-    known cause of over-infusion (S11).
+    The fill must hold something; with `pump`, a fill above the pump's reservoir is
+    refused (overfilling is a known cause of over-infusion): the refill rules'
+    `check_refill_volumes`, as at every refill.
     """
-    if fill.amount <= 0:
-        raise CalculatorInputError("reservoir", f"{fill} is empty", "a fill volume above 0 mL")
-    if pump is not None and fill > pump.reservoir.value:
-        raise CalculatorInputError(
-            "reservoir",
-            f"{fill} is more than {pump.label} holds; overfilling causes over-infusion",
-            f"at most {pump.reservoir.value}",
-        )
+    capacity = pump.reservoir.value if pump is not None else None
+    for refusal in check_refill_volumes(capacity, fill):
+        raise CalculatorInputError("reservoir", refusal.message, refusal.accepted)
     warnings: list[str] = []
     if alarm_threshold >= fill:
         warnings.append(
@@ -86,4 +84,4 @@ def plan_refill(
         stability.value if stability is not None else None,
         includes_patient_boluses,
     )
-    return RefillPlan(projection, stability, tuple(warnings))
+    return RefillDate(projection, stability, tuple(warnings))

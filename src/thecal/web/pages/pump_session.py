@@ -7,7 +7,7 @@ review, refill with reconciliation and bridge bolus, stop, resume, alarm test.
 
 Nothing here decides anything about the pump or the therapy. Every step calls the same
 `thecal.programmer` functions the command line calls (`pair_tcp`, `open_session`,
-`clinician.interrogate`, `review_against_pump`, `program`, `plan_refill`, `refill`,
+`clinician.interrogate`, `review_against_pump`, `program`, `preview_refill`, `refill`,
 `stop`, `resume`, `alarm_test`), and the clinic record is changed only through
 `clinic.service` (`interrogations.file_reading`, with the typed reading).
 
@@ -55,7 +55,7 @@ from thecal.programmer.clinician import (
     Outcome,
     ProgrammerError,
     ProgramResult,
-    RefillPlan,
+    RefillPreview,
     RefillRequest,
     RefillResult,
 )
@@ -1029,7 +1029,7 @@ def _refill_page(
     reasons: Reasons,
     *,
     report: InterrogationReport | None = None,
-    plan: RefillPlan | None = None,
+    plan: RefillPreview | None = None,
     resolved: tuple[ResolvedRequest, ...] = (),
     show_missing: bool = False,
     status_code: int = 200,
@@ -1082,7 +1082,7 @@ class _Refilled:
     reading after."""
 
     before: InterrogationReport
-    plan: RefillPlan
+    plan: RefillPreview
     result: RefillResult | None = None
     after: InterrogationReport | None = None
 
@@ -1141,7 +1141,7 @@ def _refill(
 
     def work(session: Session) -> _Refilled:
         before = clinician.interrogate(session.link)
-        plan = clinician.plan_refill(before, asked, library)
+        plan = clinician.preview_refill(before, asked, library)
         if not sending or plan.refusal is not None:
             return _Refilled(before, plan)
         # `refill` reads the pump and makes the same checks again before sending.

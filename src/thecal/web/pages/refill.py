@@ -26,8 +26,10 @@ from thecal.clinic.service import Clinic, appointments, implants, patients, pres
 from thecal.clinic.service.core import Call
 from thecal.clinic.service.idempotency import KEY_PATTERN
 from thecal.programmer.calculations import BridgePlan, CatheterData, bridge_bolus
+from thecal.therapy.library import DrugLibrary
 from thecal.therapy.prescription import Mode
 from thecal.therapy.pump_models import find_catheter_model, find_pump_model
+from thecal.therapy.refill import Solution, check_solution, same_drug
 from thecal.therapy.units import QuantityParseError, parse_concentration
 from thecal.web.pages.wizard_support import (
     FieldErrors,
@@ -68,6 +70,7 @@ class _Context:
     expectation: refills.ExpectationView | None
     current: prescriptions.PrescriptionView | None
     last: refills.RefillView | None
+    library: DrugLibrary
 
 
 @dataclass
@@ -90,30 +93,33 @@ def _context(call: Call, implant_id: int) -> _Context:
         expectation=refills.refill_expectation(call, implant_id),
         current=prescriptions.current_prescription(call, implant_id),
         last=history[0] if history else None,
+        library=call.library,
     )
 
 
-def _changes_solution(
-    values: dict[str, str], current: prescriptions.PrescriptionView | None
-) -> bool:
+def _changes_solution(values: dict[str, str], context: _Context) -> bool:
     """True when the entered drug or concentration differs from the prescription in force
-    (an unreadable concentration counts as no change: the service then names the problem)."""
+    (the refill rules' `check_solution`: a brand name of the drug is the drug; an
+    unreadable concentration counts as no change: the service then names the problem)."""
+    current = context.current
     if current is None:
-        return True
-    if values["drug"] != current.drug:
         return True
     try:
         entered = parse_concentration(values["concentration"], "concentration")
         in_force = parse_concentration(current.concentration, "concentration")
     except QuantityParseError:
-        return False
-    return entered != in_force
+        return not same_drug(context.library, values["drug"], current.drug)
+    prescribed = Solution(current.drug, in_force)
+    return not check_solution(
+        context.library, prescribed, Solution(values["drug"], entered)
+    ).matches
 
 
 def _bridge(
     implant: implants.ImplantView,
     current: prescriptions.PrescriptionView | None,
     values: dict[str, str],
+    library: DrugLibrary,
 ) -> tuple[BridgePlan | None, str]:
     if current is None:
         return None, "No prescription in force: nothing to bridge; prime with the new solution."
@@ -124,7 +130,7 @@ def _bridge(
         )
         new = (
             parse_concentration(values["concentration"], "concentration")
-            if values["drug"] == current.drug
+            if same_drug(library, values["drug"], current.drug)
             else None
         )
         plan = bridge_bolus(
@@ -171,14 +177,16 @@ def _run(
 ) -> _Review:
     with clinic.read(actor) as call:
         context = _context(call, implant_id)
-    changed = _changes_solution(values, context.current)
+    changed = _changes_solution(values, context)
     try:
         form = _form(values, changed)
     except ValidationError as error:
         return _Review(changed=changed, errors=errors_of_validation(error, _SERVICE_FIELDS))
     review = _Review(changed=changed)
     if changed:
-        review.bridge, review.bridge_note = _bridge(context.implant, context.current, values)
+        review.bridge, review.bridge_note = _bridge(
+            context.implant, context.current, values, context.library
+        )
     key = values["idempotency_key"] if save else None
 
     def work(call: Call) -> _Review:
@@ -250,8 +258,12 @@ def _page(
     values = values if values is not None else _defaults(context)
     if not re.fullmatch(KEY_PATTERN, values["idempotency_key"]):
         values["idempotency_key"] = f"refill-{uuid.uuid4().hex}"
-    changed = _changes_solution(values, context.current)
-    plan, note = _bridge(context.implant, context.current, values) if changed else (None, "")
+    changed = _changes_solution(values, context)
+    plan, note = (
+        _bridge(context.implant, context.current, values, context.library)
+        if changed
+        else (None, "")
+    )
     return render(
         request,
         "refill.html",
@@ -275,8 +287,12 @@ def _bridge_panel(
 ) -> Response:
     with clinic.read(actor) as call:
         context = _context(call, implant_id)
-    changed = _changes_solution(values, context.current)
-    plan, note = _bridge(context.implant, context.current, values) if changed else (None, "")
+    changed = _changes_solution(values, context)
+    plan, note = (
+        _bridge(context.implant, context.current, values, context.library)
+        if changed
+        else (None, "")
+    )
     return render(
         request, "refill_bridge.html", actor, changed=changed, bridge=plan, bridge_note=note
     )
