@@ -18,7 +18,6 @@ from fractions import Fraction
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from thecal.cli.output import console, emit_json, fail, user_errors
 from thecal.cli.therapy_support import (
@@ -133,6 +132,8 @@ def _inputs(**context: str) -> Iterator[None]:
 
 def show_rows(payload: dict[str, Any], rows: list[tuple[str, str]]) -> None:
     """Print labelled rows, then the payload's warnings and notes."""
+    from rich.table import Table  # text output only: a JSON answer never loads rich
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -763,6 +764,9 @@ def titrate_payload(
 
 
 def render_titrate(payload: dict[str, Any]) -> None:
+    """Show a titration plan: its rule in one line, then a table of its steps."""
+    from rich.table import Table
+
     provenance = payload["provenance"]
     console.print(
         f"[bold]{payload['drug']}[/bold]: start {payload['start']} ({provenance['start']}), "

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.rule import Rule
 
 from thecal.cli import calc
 from thecal.cli.output import console, emit_json, fail
@@ -57,6 +56,8 @@ class _Tour:
     def section(self, title: str, why: str, command: str) -> None:
         self.sections.append({"title": title, "why": why, "command": command, "result": None})
         if not self.as_json:
+            from rich.rule import Rule  # text output only
+
             console.print()
             console.print(Rule(f"[bold]{len(self.sections)}. {title}[/bold]", align="left"))
             console.print(why, highlight=False)
