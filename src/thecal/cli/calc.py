@@ -1,21 +1,23 @@
 """`thecal calc ...`: the dosing calculators.
 
-Thin wiring over `thecal.therapy.calculators` and `thecal.therapy.projection`:
-options are read as text and parsed exactly (never as floats), each command builds
-one payload (shared with `thecal tour`) and prints it as text or as one JSON object.
+Thin wiring over `thecal.therapy.calculators`: options are read as text and parsed
+exactly (never as floats); each command calls its calculator, which decides everything
+and returns a typed result; the result becomes one payload (shared with `thecal tour`),
+printed as text or as one JSON object. Missing or doubly given options are the
+calculators' typed `InputProblem`s, worded here with the options' names.
 JSON numbers are truncated toward zero (never rounded up); the matching ``*_text``
 keys give the same values as readable text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from thecal.cli.output import console, emit_json, fail, user_errors
 from thecal.cli.therapy_support import (
@@ -30,12 +32,17 @@ from thecal.cli.therapy_support import (
     pick_pump,
     plain,
 )
-from thecal.therapy.calculators import CalculatorInputError
+from thecal.therapy.calculators import (
+    CalculatorInputError,
+    InputProblem,
+    MissingOrConflictingInput,
+)
 from thecal.therapy.calculators.baclofen_start import baclofen_start
-from thecal.therapy.calculators.bridge import bridge_bolus, dead_volume
-from thecal.therapy.calculators.priming import implanted_length, priming_bolus
-from thecal.therapy.calculators.rate import dose_rate_for, volume_rate_for
-from thecal.therapy.calculators.refill import refill_date, stability_limit
+from thecal.therapy.calculators.bridge import ChangeBridge, bridge_for_change, solution_change
+from thecal.therapy.calculators.fluid_path import FluidPath, fluid_path
+from thecal.therapy.calculators.priming import PrimingBolus, priming_for_path, priming_rate
+from thecal.therapy.calculators.rate import DrugRate, rate_for_drug
+from thecal.therapy.calculators.refill import RefillForecast, refill_forecast
 from thecal.therapy.calculators.route_conversion import (
     ConversionTable,
     convert_dose,
@@ -44,14 +51,10 @@ from thecal.therapy.calculators.route_conversion import (
     parse_ratio,
     parse_route,
 )
-from thecal.therapy.calculators.titration_plan import titration_plan
-from thecal.therapy.delivery import programmed_daily_dose
-from thecal.therapy.library import DrugEntry, DrugLibrary
-from thecal.therapy.local_time import shift
-from thecal.therapy.prescription import Mode, Prescription
-from thecal.therapy.projection import constant_pattern, prescription_pattern
+from thecal.therapy.calculators.titration_plan import TitrationPlan, titration_plan
+from thecal.therapy.library import DrugEntry
 from thecal.therapy.pump_models import PumpModel, find_catheter_model
-from thecal.therapy.quantities import Concentration, DoseRate, Duration, Volume, decimal_text
+from thecal.therapy.quantities import DoseRate, Duration, decimal_text
 from thecal.therapy.units import (
     parse_concentration,
     parse_dose_rate,
@@ -71,6 +74,9 @@ __all__ = [
     "priming_payload",
     "rate_payload",
     "refill_payload",
+    "refill_rows",
+    "render_titrate",
+    "show_rows",
     "titrate_payload",
 ]
 
@@ -84,7 +90,50 @@ JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object instead 
 LIBRARY_OPTION = typer.Option(None, "--library", help="A clinic's drug library file.")
 
 
-def _show(payload: dict[str, Any], rows: list[tuple[str, str]]) -> None:
+# How each missing or doubly given input reads with this command's options.
+_OPTION_WORDING = {
+    InputProblem.MINIMUM_RATE_NEEDS_PUMP: "--pump is required for a minimum-rate prescription",
+    InputProblem.BOTH_LENGTHS: "give --implanted-length or --trimmed-length, not both",
+    InputProblem.TRIMMED_NEEDS_CATHETER_LENGTH: (
+        "--trimmed-length needs --catheter-length or --catheter MODEL"
+    ),
+    InputProblem.NO_IMPLANTED_LENGTH: (
+        "give --implanted-length, or --trimmed-length with --catheter-length or --catheter"
+    ),
+    InputProblem.NO_VOLUME_PER_CM: (
+        "--catheter-volume-per-cm (e.g. '0.0026 mL/cm') or --catheter MODEL is required"
+    ),
+    InputProblem.NO_TUBING_VOLUME: "--tubing-volume (e.g. '0.14 mL') or --pump MODEL is required",
+    InputProblem.BOTH_OLD_SOLUTIONS: "give --current or --old-dose/--old-concentration, not both",
+    InputProblem.NO_OLD_SOLUTION: (
+        "give --current FILE, or --old-dose (e.g. '400 mcg/day') and --old-concentration"
+    ),
+    InputProblem.BOTH_NEW_SOLUTIONS: "give --new or --new-concentration, not both",
+    InputProblem.DRUG_DIFFERS: "--drug {drug} differs from the prescription's {prescribed}",
+    InputProblem.CONCENTRATION_DIFFERS: (
+        "--concentration differs from the prescription's; leave it out"
+    ),
+    InputProblem.DRUG_WITHOUT_CONCENTRATION: (
+        "give --drug and --concentration together (for the stability limit)"
+    ),
+}
+
+
+@contextmanager
+def _inputs(**context: str) -> Iterator[None]:
+    """`user_errors`, with missing or conflicting inputs worded with this command's options
+    (`context` fills the wording's blanks)."""
+    with user_errors():
+        try:
+            yield
+        except MissingOrConflictingInput as error:
+            fail(_OPTION_WORDING[error.problem_kind].format(**context))
+
+
+def show_rows(payload: dict[str, Any], rows: list[tuple[str, str]]) -> None:
+    """Print labelled rows, then the payload's warnings and notes."""
+    from rich.table import Table  # text output only: a JSON answer never loads rich
+
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
@@ -101,41 +150,25 @@ def _out(payload: dict[str, Any], as_json: bool, rows: list[tuple[str, str]]) ->
     if as_json:
         emit_json(payload)
     else:
-        _show(payload, rows)
-
-
-def _hours(duration: Duration | None) -> float | None:
-    return number(duration.hours) if duration is not None else None
+        show_rows(payload, rows)
 
 
 # ---------------------------------------------------------------------------
 # rate
 
 
-def rate_payload(
-    drug: DrugEntry, concentration: Concentration, dose: DoseRate | None, volume: Any
-) -> dict[str, Any]:
-    """Dose rate <-> volume rate for one concentration of `drug`."""
-    if dose is not None:
-        result = volume_rate_for(dose, concentration)
-    else:
-        result = dose_rate_for(volume, concentration)
-    warnings = []
-    if drug.concentration_entry(concentration) is None:
-        listed = ", ".join(drug.show(c.concentration.value) for c in drug.concentrations)
-        warnings.append(
-            f"{drug.show(concentration)} is not a library concentration of {drug.id} "
-            f"(library: {listed})"
-        )
+def rate_payload(result: DrugRate) -> dict[str, Any]:
+    """A rate conversion for one drug as plain data."""
+    drug, conversion = result.drug, result.conversion
     return {
         "drug": drug.id,
-        "concentration": drug.show(concentration),
-        "dose": drug.show(result.dose_rate),
-        "dose_mcg_per_day": number(result.dose_rate.mcg_per_day),
-        "volume_rate_ml_per_day": number(result.volume_rate.ml_per_day),
-        "volume_rate_ml_per_hour": number(result.volume_rate.ml_per_hour),
-        "volume_rate_text": str(result.volume_rate),
-        "warnings": warnings,
+        "concentration": drug.show(conversion.concentration),
+        "dose": drug.show(conversion.dose_rate),
+        "dose_mcg_per_day": number(conversion.dose_rate.mcg_per_day),
+        "volume_rate_ml_per_day": number(conversion.volume_rate.ml_per_day),
+        "volume_rate_ml_per_hour": number(conversion.volume_rate.ml_per_hour),
+        "volume_rate_text": str(conversion.volume_rate),
+        "warnings": list(result.warnings),
     }
 
 
@@ -163,7 +196,7 @@ def rate(
         strength = parse_concentration(concentration, "--concentration")
         daily = parse_dose_rate(dose, "--dose") if dose is not None else None
         volume = parse_volume_rate(volume_rate, "--volume-rate") if volume_rate else None
-        payload = rate_payload(drug, strength, daily, volume)
+        payload = rate_payload(rate_for_drug(drug, strength, daily, volume))
     _out(
         payload,
         as_json,
@@ -183,47 +216,22 @@ def rate(
 # refill
 
 
-def refill_payload(
-    fill: Volume,
-    alarm: Volume,
-    start: datetime,
-    prescription: Prescription | None = None,
-    volume_rate: Any = None,
-    drug: DrugEntry | None = None,
-    concentration: Concentration | None = None,
-    include_patient_boluses: bool = True,
-    first_fill: bool = False,
-    pump: PumpModel | None = None,
-) -> dict[str, Any]:
-    """Low-reservoir alarm, empty and refill-by times for a fill."""
-    notes: list[str] = []
-    warnings: list[str] = []
-    if prescription is not None:
-        minimum = pump.minimum_rate.value if pump is not None else None
-        if prescription.mode is Mode.MINIMUM_RATE and minimum is None:
-            raise ValueError("--pump is required for a minimum-rate prescription")
-        pattern = prescription_pattern(prescription, start, minimum, include_patient_boluses)
-        if prescription.patient_bolus is not None:
-            notes.append(
-                "worst-case patient boluses counted (every allowed bolus, as early as possible)"
-                if include_patient_boluses
-                else "patient boluses NOT counted (--no-patient-boluses)"
-            )
-    else:
-        pattern = constant_pattern(volume_rate)
-    stability = None
-    if drug is not None and concentration is not None:
-        stability, found = stability_limit(drug, concentration, first_fill)
-        warnings.extend(found)
-    else:
-        notes.append("no drug given: the refill date is not capped by drug stability")
-    plan = refill_date(pattern, fill, alarm, start, stability, pump, include_patient_boluses)
-    warnings.extend(plan.warnings)
-    projection = plan.projection
+def _patient_bolus_note(counted: bool | None) -> list[str]:
+    if counted is None:
+        return []
+    if counted:
+        return ["worst-case patient boluses counted (every allowed bolus, as early as possible)"]
+    return ["patient boluses NOT counted (--no-patient-boluses)"]
+
+
+def refill_payload(forecast: RefillForecast) -> dict[str, Any]:
+    """Low-reservoir alarm, empty and refill-by times for a fill, as plain data."""
+    projection = forecast.projection
+    stability = forecast.plan.stability
     return {
-        "start": start,
-        "fill_ml": number(fill.ml),
-        "alarm_threshold_ml": number(alarm.ml),
+        "start": projection.start,
+        "fill_ml": number(projection.fill.ml),
+        "alarm_threshold_ml": number(projection.alarm_threshold.ml),
         "average_volume_rate_ml_per_day": number(projection.average_volume_rate.ml_per_day),
         "days_to_low_reservoir_alarm": number(projection.days_to_low_alarm, 6),
         "days_to_empty": number(projection.days_to_empty, 6),
@@ -234,11 +242,11 @@ def refill_payload(
         "limited_by": projection.limited_by,
         "stability_days": number(stability.value.days, 6) if stability else None,
         "stability_provenance": stability.provenance if stability else None,
-        "first_fill": first_fill,
-        "includes_patient_boluses": include_patient_boluses,
-        "drug": drug.id if drug else None,
-        "warnings": warnings,
-        "notes": notes,
+        "first_fill": forecast.first_fill,
+        "includes_patient_boluses": projection.includes_patient_boluses,
+        "drug": forecast.drug.id if forecast.drug else None,
+        "warnings": list(forecast.warnings),
+        "notes": _patient_bolus_note(forecast.patient_boluses_counted) + list(forecast.notes),
     }
 
 
@@ -321,35 +329,25 @@ def refill(
         start = datetime.now().replace(second=0, microsecond=0)
         notes.append(f"--start not given: used this computer's clock, {start.isoformat()}")
     prescription = open_prescription(prescription_file) if prescription_file else None
-    with user_errors():
-        fill = parse_volume(reservoir, "--reservoir")
-        alarm = parse_volume(alarm_threshold, "--alarm-threshold")
-        rate = parse_volume_rate(volume_rate, "--volume-rate") if volume_rate else None
-        strength = parse_concentration(concentration, "--concentration") if concentration else None
-        drug = find_drug(library, drug_name) if drug_name else None
-        if prescription is not None:
-            rx_drug = library.find(prescription.drug)
-            if drug is not None and drug is not rx_drug:
-                fail(f"--drug {drug_name} differs from the prescription's {prescription.drug}")
-            if strength is not None and strength != prescription.concentration:
-                fail("--concentration differs from the prescription's; leave it out")
-            drug, strength = rx_drug, prescription.concentration
-            if drug is None:
-                notes.append(f"{prescription.drug} is not in the library: no stability limit")
-        elif (drug is None) != (strength is None):
-            fail("give --drug and --concentration together (for the stability limit)")
-        payload = refill_payload(
-            fill,
-            alarm,
+    drug = find_drug(library, drug_name) if drug_name else None
+    prescribed = prescription.drug if prescription is not None else ""
+    with _inputs(drug=drug_name or "", prescribed=prescribed):
+        forecast = refill_forecast(
+            library,
+            parse_volume(reservoir, "--reservoir"),
+            parse_volume(alarm_threshold, "--alarm-threshold"),
             start,
-            prescription,
-            rate,
-            drug,
-            strength,
-            not no_patient_boluses,
-            first_fill,
-            pump,
+            prescription=prescription,
+            volume_rate=parse_volume_rate(volume_rate, "--volume-rate") if volume_rate else None,
+            drug=drug,
+            concentration=(
+                parse_concentration(concentration, "--concentration") if concentration else None
+            ),
+            include_patient_boluses=not no_patient_boluses,
+            first_fill=first_fill,
+            pump=pump,
         )
+    payload = refill_payload(forecast)
     payload["notes"] = notes + payload["notes"]
     _out(payload, as_json, refill_rows(payload))
 
@@ -358,16 +356,7 @@ def refill(
 # catheter and tubing (priming and bridge)
 
 
-@dataclass(frozen=True)
-class _Path:
-    implanted_length_cm: Fraction
-    volume_per_cm: Volume
-    maximum_length_cm: Fraction | None
-    tubing_volume: Volume
-    provenance: dict[str, str]
-
-
-def _fluid_path(
+def _path_from_options(
     implanted: str | None,
     catheter_length: str | None,
     trimmed: str | None,
@@ -375,49 +364,27 @@ def _fluid_path(
     per_cm: str | None,
     tubing: str | None,
     pump: PumpModel | None,
-) -> _Path:
-    provenance: dict[str, str] = {}
-    model = find_catheter_model(catheter_model) if catheter_model else None
-    full: Fraction | None = None
-    if catheter_length is not None:
-        full = parse_length_cm(catheter_length, "--catheter-length")
-        provenance["catheter_length"] = "given"
-    elif model is not None:
-        full = model.length_cm.value
-        provenance["catheter_length"] = f"{model.id}: {model.length_cm.provenance}"
-    if implanted is not None and trimmed is not None:
-        raise ValueError("give --implanted-length or --trimmed-length, not both")
-    if implanted is not None:
-        length = parse_length_cm(implanted, "--implanted-length")
-        provenance["implanted_length"] = "given"
-    elif trimmed is not None:
-        if full is None:
-            raise ValueError("--trimmed-length needs --catheter-length or --catheter MODEL")
-        length = implanted_length(full, parse_length_cm(trimmed, "--trimmed-length"))
-        provenance["implanted_length"] = "catheter length − trimmed length"
-    else:
-        raise ValueError(
-            "give --implanted-length, or --trimmed-length with --catheter-length or --catheter"
-        )
-    if per_cm is not None:
-        volume_per_cm = parse_volume_per_cm(per_cm, "--catheter-volume-per-cm")
-        provenance["catheter_volume_per_cm"] = "given"
-    elif model is not None:
-        volume_per_cm = model.volume_per_cm.value
-        provenance["catheter_volume_per_cm"] = f"{model.id}: {model.volume_per_cm.provenance}"
-    else:
-        raise ValueError(
-            "--catheter-volume-per-cm (e.g. '0.0026 mL/cm') or --catheter MODEL is required"
-        )
-    if tubing is not None:
-        tubing_volume = parse_volume(tubing, "--tubing-volume")
-        provenance["tubing_volume"] = "given"
-    elif pump is not None:
-        tubing_volume = pump.tubing_volume.value
-        provenance["tubing_volume"] = f"{pump.id}: {pump.tubing_volume.provenance}"
-    else:
-        raise ValueError("--tubing-volume (e.g. '0.14 mL') or --pump MODEL is required")
-    return _Path(length, volume_per_cm, full, tubing_volume, provenance)
+) -> FluidPath:
+    """Parse the catheter options and complete them from the models (`fluid_path`)."""
+    return fluid_path(
+        implanted_length_cm=(
+            parse_length_cm(implanted, "--implanted-length") if implanted is not None else None
+        ),
+        catheter_length_cm=(
+            parse_length_cm(catheter_length, "--catheter-length")
+            if catheter_length is not None
+            else None
+        ),
+        trimmed_length_cm=(
+            parse_length_cm(trimmed, "--trimmed-length") if trimmed is not None else None
+        ),
+        catheter=find_catheter_model(catheter_model) if catheter_model else None,
+        volume_per_cm=(
+            parse_volume_per_cm(per_cm, "--catheter-volume-per-cm") if per_cm is not None else None
+        ),
+        tubing_volume=parse_volume(tubing, "--tubing-volume") if tubing is not None else None,
+        pump=pump,
+    )
 
 
 CATHETER_OPTIONS = {
@@ -435,15 +402,9 @@ CATHETER_OPTIONS = {
 # priming
 
 
-def priming_payload(path: _Path, rate: Any, rate_source: str | None) -> dict[str, Any]:
-    """Priming volume and duration for one catheter and pump."""
-    result = priming_bolus(
-        path.implanted_length_cm,
-        path.volume_per_cm,
-        path.tubing_volume,
-        rate,
-        path.maximum_length_cm,
-    )
+def priming_payload(path: FluidPath, result: PrimingBolus) -> dict[str, Any]:
+    """Priming volume and duration for one catheter and pump, as plain data."""
+    rate = result.rate
     return {
         "implanted_length_cm": number(result.implanted_length_cm),
         "catheter_volume_per_cm_ml": number(result.volume_per_cm.ml),
@@ -451,10 +412,10 @@ def priming_payload(path: _Path, rate: Any, rate_source: str | None) -> dict[str
         "tubing_volume_ml": number(result.tubing_volume.ml),
         "priming_volume_ml": number(result.volume.ml),
         "priming_rate_ml_per_day": number(rate.ml_per_day) if rate is not None else None,
-        "priming_rate_source": rate_source,
+        "priming_rate_source": result.rate_source,
         "duration_minutes": number(result.duration.minutes) if result.duration else None,
         "duration_text": str(result.duration) if result.duration else None,
-        "provenance": path.provenance,
+        "provenance": dict(path.provenance),
         "warnings": list(result.warnings),
     }
 
@@ -499,14 +460,12 @@ def priming(
 ) -> None:
     """Priming bolus: catheter volume + pump tubing volume, and its duration."""
     pump = pick_pump(pump_model)[0] if pump_model else None
-    with user_errors():
-        path = _fluid_path(implanted, catheter_length, trimmed, catheter, per_cm, tubing, pump)
-        rate = parse_volume_rate(rate_text, "--rate") if rate_text else None
-        source = "given" if rate is not None else None
-        if rate is None and pump is not None:
-            rate = pump.max_bolus_volume_rate.value
-            source = f"{pump.id} bolus rate, {pump.max_bolus_volume_rate.provenance}"
-        payload = priming_payload(path, rate, source)
+    with _inputs():
+        path = _path_from_options(implanted, catheter_length, trimmed, catheter, per_cm, tubing,
+                                  pump)  # fmt: skip
+        given = parse_volume_rate(rate_text, "--rate") if rate_text else None
+        result = priming_for_path(path, priming_rate(given, pump))
+    payload = priming_payload(path, result)
     _out(payload, as_json, priming_rows(payload))
 
 
@@ -514,48 +473,31 @@ def priming(
 # bridge
 
 
-def bridge_payload(
-    old_dose: DoseRate,
-    old_concentration: Concentration,
-    dead: Volume,
-    new_concentration: Concentration | None,
-    drug: DrugEntry | None,
-    new_drug: DrugEntry | None = None,
-    pump: PumpModel | None = None,
-    provenance: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Volume, rate and duration that keep the old daily dose until the new solution arrives."""
-    result = bridge_bolus(old_dose, old_concentration, dead, new_concentration)
+def bridge_payload(result: ChangeBridge, provenance: dict[str, str]) -> dict[str, Any]:
+    """Volume, rate and duration that keep the old daily dose until the new solution arrives,
+    as plain data; `provenance` says where the dead volume came from."""
+    bolus, change = result.bolus, result.change
+    drug, new_drug = change.drug, change.new_drug
     show_old = drug.show if drug is not None else str
     show_new = new_drug.show if new_drug is not None else show_old
-    warnings = []
-    if pump is not None and result.volume_rate < pump.min_volume_rate.value:
-        warnings.append(
-            f"the bridge rate {result.volume_rate} is below the lowest rate "
-            f"{pump.min_volume_rate.value} the pump can run"
-        )
-    if drug is not None and new_drug is not None and drug is not new_drug:
-        warnings.append(
-            f"drug change: {drug.id} keeps reaching the patient for {result.duration}; "
-            f"{new_drug.id} starts only after the bridge"
-        )
-    entered = result.entered_dose_rate
+    new_concentration = bolus.new_concentration
+    entered = bolus.entered_dose_rate
     return {
         "drug": drug.id if drug is not None else None,
         "new_drug": new_drug.id if new_drug is not None else None,
-        "old_daily_dose": show_old(old_dose),
-        "old_concentration": show_old(old_concentration),
+        "old_daily_dose": show_old(bolus.old_daily_dose),
+        "old_concentration": show_old(bolus.old_concentration),
         "new_concentration": show_new(new_concentration) if new_concentration else None,
-        "dead_volume_ml": number(result.dead_volume.ml),
-        "bridge_volume_ml": number(result.dead_volume.ml),
-        "bridge_volume_rate_ml_per_day": number(result.volume_rate.ml_per_day),
-        "bridge_volume_rate_ml_per_hour": number(result.volume_rate.ml_per_hour),
-        "bridge_duration_hours": number(result.duration.hours),
-        "bridge_duration_text": str(result.duration),
-        "old_drug_in_dead_volume": show_old(result.old_drug_in_dead_volume),
+        "dead_volume_ml": number(bolus.dead_volume.ml),
+        "bridge_volume_ml": number(bolus.dead_volume.ml),
+        "bridge_volume_rate_ml_per_day": number(bolus.volume_rate.ml_per_day),
+        "bridge_volume_rate_ml_per_hour": number(bolus.volume_rate.ml_per_hour),
+        "bridge_duration_hours": number(bolus.duration.hours),
+        "bridge_duration_text": str(bolus.duration),
+        "old_drug_in_dead_volume": show_old(bolus.old_drug_in_dead_volume),
         "entered_dose_rate": show_new(entered) if entered is not None else None,
-        "provenance": provenance or {},
-        "warnings": warnings,
+        "provenance": provenance,
+        "warnings": list(result.warnings),
     }
 
 
@@ -617,61 +559,35 @@ def bridge(
     pump = pick_pump(pump_model)[0] if pump_model else None
     current = open_prescription(current_file, "--current") if current_file else None
     new = open_prescription(new_file, "--new") if new_file else None
-    with user_errors():
-        drug, new_drug, dose, strength, new_strength = _bridge_inputs(
-            library, current, new, old_dose, old_concentration, new_concentration, drug_name, pump
+    drug = find_drug(library, drug_name) if drug_name else None
+    with _inputs():
+        change = solution_change(
+            library,
+            current=current,
+            old_daily_dose=parse_dose_rate(old_dose, "--old-dose") if old_dose else None,
+            old_concentration=(
+                parse_concentration(old_concentration, "--old-concentration")
+                if old_concentration
+                else None
+            ),
+            new=new,
+            new_concentration=(
+                parse_concentration(new_concentration, "--new-concentration")
+                if new_concentration
+                else None
+            ),
+            drug=drug,
+            pump=pump,
         )
-        provenance: dict[str, str] = {}
         if dead_text is not None:
             dead = parse_volume(dead_text, "--dead-volume")
-            provenance["dead_volume"] = "given"
+            provenance = {"dead_volume": "given"}
         else:
-            path = _fluid_path(implanted, catheter_length, trimmed, catheter, per_cm, tubing, pump)
-            catheter_part = path.volume_per_cm.scaled(path.implanted_length_cm)
-            dead = dead_volume(catheter_part, path.tubing_volume)
-            provenance = path.provenance
-        payload = bridge_payload(dose, strength, dead, new_strength, drug, new_drug, pump,
-                                 provenance)  # fmt: skip
+            path = _path_from_options(implanted, catheter_length, trimmed, catheter, per_cm,
+                                      tubing, pump)  # fmt: skip
+            dead, provenance = path.dead_volume, dict(path.provenance)
+        payload = bridge_payload(bridge_for_change(change, dead, pump), provenance)
     _out(payload, as_json, bridge_rows(payload))
-
-
-def _bridge_inputs(
-    library: DrugLibrary,
-    current: Prescription | None,
-    new: Prescription | None,
-    old_dose: str | None,
-    old_concentration: str | None,
-    new_concentration: str | None,
-    drug_name: str | None,
-    pump: PumpModel | None,
-) -> tuple[DrugEntry | None, DrugEntry | None, DoseRate, Concentration, Concentration | None]:
-    drug = library.get(drug_name) if drug_name else None
-    if current is not None:
-        if old_dose is not None or old_concentration is not None:
-            raise ValueError("give --current or --old-dose/--old-concentration, not both")
-        minimum = pump.minimum_rate.value if pump is not None else None
-        if current.mode is Mode.MINIMUM_RATE and minimum is None:
-            raise ValueError("--pump is required when the current prescription is minimum rate")
-        dose = DoseRate(programmed_daily_dose(current, minimum).amount)
-        strength = current.concentration
-        drug = library.find(current.drug) or drug
-    else:
-        if old_dose is None or old_concentration is None:
-            raise ValueError(
-                "give --current FILE, or --old-dose (e.g. '400 mcg/day') and --old-concentration"
-            )
-        dose = parse_dose_rate(old_dose, "--old-dose")
-        strength = parse_concentration(old_concentration, "--old-concentration")
-    new_strength: Concentration | None = None
-    new_drug = drug
-    if new is not None:
-        if new_concentration is not None:
-            raise ValueError("give --new or --new-concentration, not both")
-        new_strength = new.concentration
-        new_drug = library.find(new.drug)
-    elif new_concentration is not None:
-        new_strength = parse_concentration(new_concentration, "--new-concentration")
-    return drug, new_drug, dose, strength, new_strength
 
 
 # ---------------------------------------------------------------------------
@@ -814,32 +730,25 @@ def baclofen(
 
 
 def titrate_payload(
-    drug: DrugEntry,
-    start: DoseRate | None = None,
-    target: DoseRate | None = None,
-    step: DoseRate | None = None,
-    interval: Duration | None = None,
-    concentration: Concentration | None = None,
-    begin: datetime | None = None,
+    plan: TitrationPlan, drug: DrugEntry, begin: datetime | None = None
 ) -> dict[str, Any]:
-    """A titration plan from the library's sourced limits (or given values)."""
-    plan = titration_plan(drug, start, target, step, interval, concentration)
+    """A titration plan of `drug` as plain data; with `begin`, each step's date and time."""
     steps = []
     for planned in plan.steps:
-        at = shift(begin, planned.after.to_timedelta_floor()) if begin is not None else None
         volume = planned.volume_rate
         steps.append(
             {
                 "index": planned.index,
                 "after_hours": number(planned.after.hours),
                 "after_days": number(planned.after.days, 6),
-                "at": at,
+                "at": planned.at(begin) if begin is not None else None,
                 "dose": drug.show(planned.dose_rate),
                 "dose_mcg_per_day": number(planned.dose_rate.mcg_per_day),
                 "increase": drug.show(planned.increase),
                 "volume_rate_ml_per_day": number(volume.ml_per_day) if volume else None,
             }
         )
+    concentration = plan.concentration
     return {
         "drug": drug.id,
         "start": drug.show(plan.start),
@@ -855,6 +764,9 @@ def titrate_payload(
 
 
 def render_titrate(payload: dict[str, Any]) -> None:
+    """Show a titration plan: its rule in one line, then a table of its steps."""
+    from rich.table import Table
+
     provenance = payload["provenance"]
     console.print(
         f"[bold]{payload['drug']}[/bold]: start {payload['start']} ({provenance['start']}), "
@@ -876,7 +788,7 @@ def render_titrate(payload: dict[str, Any]) -> None:
             str(step["volume_rate_ml_per_day"]) if step["volume_rate_ml_per_day"] else "-",
         )
     console.print(table)
-    _show(payload, [])
+    show_rows(payload, [])
 
 
 @app.command("titrate", cls=OneLineErrorsCommand)
@@ -904,15 +816,15 @@ def titrate(
     drug = find_drug(library, drug_name)
     moment = parse_moment(begin, "--from") if begin else None
     with user_errors():
-        payload = titrate_payload(
+        plan = titration_plan(
             drug,
             parse_dose_rate(start, "--start") if start else None,
             parse_dose_rate(target, "--target") if target else None,
             parse_dose_rate(step, "--step") if step else None,
             parse_duration(interval, "--interval") if interval else None,
             parse_concentration(concentration, "--concentration") if concentration else None,
-            moment,
         )
+    payload = titrate_payload(plan, drug, moment)
     if as_json:
         emit_json(payload)
     else:

@@ -14,7 +14,6 @@ from fractions import Fraction
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
 from thecal.therapy.quantities import _Scalar, decimal_text
@@ -23,8 +22,25 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich `Console` made on first use, so that a command printing JSON (or an error
+    line) never imports rich; every attribute is the real console's."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console: Any = _LazyConsole()
+err_console: Any = _LazyConsole(stderr=True)
 
 
 class UserError(Exception):
@@ -33,7 +49,8 @@ class UserError(Exception):
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one line on stderr and exit with `code` (2: bad input)."""
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.stderr.write(f"error: {message}\n")  # as typed: no markup, emoji codes or wrapping
+    sys.stderr.flush()
     raise typer.Exit(code)
 
 

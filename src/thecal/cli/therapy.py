@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from thecal.cli.output import EXIT_REFUSED, console, emit_json, fail
 from thecal.cli.therapy_support import (
@@ -122,7 +120,9 @@ def drugs_payload(library: DrugLibrary) -> dict[str, Any]:
     }
 
 
-def _provenance_text(item: dict[str, Any]) -> Text:
+def _provenance_text(item: dict[str, Any]) -> Any:
+    from rich.text import Text  # text output only: a JSON answer never loads rich
+
     if item["site_default"]:
         return Text("site default", style="yellow")
     return Text(item["provenance"], style="cyan")
@@ -130,6 +130,9 @@ def _provenance_text(item: dict[str, Any]) -> Text:
 
 def render_drugs(payload: dict[str, Any]) -> None:
     """Show the library: per drug, its approval, concentrations and limits with provenance."""
+    from rich.table import Table
+    from rich.text import Text
+
     meta = payload["library"]
     console.print(f"[bold]{meta['name']}[/bold] (version {meta['version']})")
     console.print(
@@ -263,6 +266,9 @@ _STYLE = {
 
 def render_check(payload: dict[str, Any]) -> None:
     """Show verdicts as a table and a one-line conclusion."""
+    from rich.table import Table
+    from rich.text import Text
+
     proposed = payload["proposed"]
     line = (
         f"[bold]{proposed['drug']}[/bold] {proposed['concentration']}, {proposed['mode']}: "

@@ -11,18 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.rule import Rule
 
 from thecal.cli import calc
 from thecal.cli.output import console, emit_json, fail
 from thecal.cli.therapy import check_payload, render_check
 from thecal.cli.therapy_support import open_prescription, pick_pump
-from thecal.therapy.delivery import programmed_daily_dose
+from thecal.therapy.calculators.bridge import bridge_for_change, solution_change
+from thecal.therapy.calculators.fluid_path import fluid_path
+from thecal.therapy.calculators.priming import priming_for_path, priming_rate
+from thecal.therapy.calculators.refill import refill_forecast
+from thecal.therapy.calculators.titration_plan import titration_plan
 from thecal.therapy.library import default_library
 from thecal.therapy.pump_models import find_catheter_model
-from thecal.therapy.quantities import DoseRate, Duration, Mass, Volume
+from thecal.therapy.quantities import Duration, Mass, Volume
 from thecal.therapy.safety import Context
-from thecal.therapy.units import parse_concentration, parse_dose_rate, parse_mass
+from thecal.therapy.units import parse_concentration, parse_dose_rate, parse_length_cm, parse_mass
 
 __all__ = ["tour"]
 
@@ -53,6 +56,8 @@ class _Tour:
     def section(self, title: str, why: str, command: str) -> None:
         self.sections.append({"title": title, "why": why, "command": command, "result": None})
         if not self.as_json:
+            from rich.rule import Rule  # text output only
+
             console.print()
             console.print(Rule(f"[bold]{len(self.sections)}. {title}[/bold]", align="left"))
             console.print(why, highlight=False)
@@ -65,7 +70,7 @@ class _Tour:
 
 
 def _rows(rows_of: Any) -> Any:
-    return lambda payload: calc._show(payload, rows_of(payload))
+    return lambda payload: calc.show_rows(payload, rows_of(payload))
 
 
 def tour(
@@ -112,10 +117,9 @@ def tour(
         f"--reservoir '20 mL' --alarm-threshold '2 mL' --start {FILL_TIME.isoformat()}",
     )
     twenty, two = Volume.from_ml(20), Volume.from_ml(2)
-    baclofen_drug = library.get("baclofen")
     t.result(
-        calc.refill_payload(twenty, two, FILL_TIME, baclofen, None, baclofen_drug,
-                            baclofen.concentration),
+        calc.refill_payload(refill_forecast(library, twenty, two, FILL_TIME,
+                                            prescription=baclofen)),
         _rows(calc.refill_rows),
     )  # fmt: skip
 
@@ -128,7 +132,6 @@ def tour(
     )
     t.result(check("morphine-cancer-pain-ptm.toml"), render_check)
     morphine = open_prescription(str(folder / "morphine-cancer-pain-ptm.toml"))
-    morphine_drug = library.get("morphine")
     t.section(
         "Morphine refill date, with and without patient boluses",
         "With worst-case boluses the alarm comes earlier; the clinic books the earlier date.",
@@ -137,19 +140,20 @@ def tour(
         "[--no-patient-boluses]",
     )
     with_boluses = calc.refill_payload(
-        twenty, two, FILL_TIME, morphine, None, morphine_drug, morphine.concentration
+        refill_forecast(library, twenty, two, FILL_TIME, prescription=morphine)
     )
     without = calc.refill_payload(
-        twenty, two, FILL_TIME, morphine, None, morphine_drug, morphine.concentration, False
+        refill_forecast(
+            library, twenty, two, FILL_TIME, prescription=morphine, include_patient_boluses=False
+        )
     )
-    t.result(
-        {"with_patient_boluses": with_boluses, "without_patient_boluses": without},
-        lambda payload: (
-            calc._show(with_boluses, calc.refill_rows(with_boluses)),
-            console.print("[dim]without patient boluses:[/dim]"),
-            calc._show(without, calc.refill_rows(without)[3:5]),
-        ),
-    )
+
+    def show_both(payload: dict[str, Any]) -> None:
+        calc.show_rows(with_boluses, calc.refill_rows(with_boluses))
+        console.print("[dim]without patient boluses:[/dim]")
+        calc.show_rows(without, calc.refill_rows(without)[3:5])
+
+    t.result({"with_patient_boluses": with_boluses, "without_patient_boluses": without}, show_both)
 
     # 3. Classic errors ---------------------------------------------------------------
     t.section(
@@ -185,7 +189,9 @@ def tour(
     )
     strength = parse_concentration("25 mcg/mL")
     t.result(
-        calc.titrate_payload(ziconotide, concentration=strength, begin=FILL_TIME),
+        calc.titrate_payload(
+            titration_plan(ziconotide, concentration=strength), ziconotide, FILL_TIME
+        ),
         calc.render_titrate,
     )
     start_rx = open_prescription(str(folder / "ziconotide-titration-start.toml"))
@@ -197,8 +203,10 @@ def tour(
         f"--start {FILL_TIME.isoformat()}",
     )
     t.result(
-        calc.refill_payload(twenty, two, FILL_TIME, start_rx, None, ziconotide, strength,
-                            True, True),
+        calc.refill_payload(
+            refill_forecast(library, twenty, two, FILL_TIME, prescription=start_rx,
+                            first_fill=True)
+        ),
         _rows(calc.refill_rows),
     )  # fmt: skip
 
@@ -211,9 +219,9 @@ def tour(
         f"thecal calc priming --catheter {catheter.id} --trimmed-length '{trimmed}' "
         f"--pump {pump.id}",
     )
-    path = calc._fluid_path(None, None, trimmed, catheter.id, None, None, pump)
+    path = fluid_path(trimmed_length_cm=parse_length_cm(trimmed), catheter=catheter, pump=pump)
     t.result(
-        calc.priming_payload(path, pump.max_bolus_volume_rate.value, "pump bolus rate"),
+        calc.priming_payload(path, priming_for_path(path, priming_rate(None, pump))),
         _rows(calc.priming_rows),
     )
     t.section(
@@ -224,12 +232,15 @@ def tour(
         f"--new-concentration '2000 mcg/mL' --catheter {catheter.id} --trimmed-length "
         f"'{trimmed}' --pump {pump.id}",
     )
-    old_daily = DoseRate(programmed_daily_dose(baclofen).amount)
-    dead = path.volume_per_cm.scaled(path.implanted_length_cm) + path.tubing_volume
+    change = solution_change(
+        library,
+        current=baclofen,
+        new_concentration=parse_concentration("2000 mcg/mL"),
+        pump=pump,
+    )
     t.result(
-        calc.bridge_payload(old_daily, baclofen.concentration, dead,
-                            parse_concentration("2000 mcg/mL"), baclofen_drug, baclofen_drug,
-                            pump, path.provenance),
+        calc.bridge_payload(bridge_for_change(change, path.dead_volume, pump),
+                            dict(path.provenance)),
         _rows(calc.bridge_rows),
     )  # fmt: skip
 
@@ -252,7 +263,7 @@ def tour(
     screening: Mass = parse_mass("50 mcg")
     t.result(
         calc.baclofen_payload(screening, Duration.from_hours(6)),
-        lambda payload: calc._show(
+        lambda payload: calc.show_rows(
             payload,
             [("rule", payload["rule"]), ("DAILY DOSE", f"{payload['daily_dose_mcg']} mcg/day")],
         ),

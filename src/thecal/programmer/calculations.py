@@ -23,7 +23,7 @@ from math import ceil
 
 from thecal.pump.commands import MAX_BOLUS_DURATION
 from thecal.therapy.calculators import bridge, priming
-from thecal.therapy.delivery import programmed_daily_dose
+from thecal.therapy.calculators.prescribed import programmed_dose_rate
 from thecal.therapy.prescription import Prescription
 from thecal.therapy.pump_models import CatheterModel, PumpModel
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, Volume, VolumeRate
@@ -90,11 +90,13 @@ class PrimingPlan:
 def priming_bolus(pump: PumpModel, catheter: CatheterData) -> PrimingPlan:
     """The priming bolus after implant or catheter revision, at the pump's highest bolus
     rate (duration rounded up to a whole second)."""
+    fastest = priming.priming_rate(None, pump)
+    assert fastest is not None  # a pump model always has a bolus rate
     result = priming.priming_bolus(
         catheter.implanted_cm,
         catheter.model.volume_per_cm.value,
         pump.tubing_volume.value,
-        pump.max_bolus_volume_rate.value,
+        fastest.rate,
         catheter.model.length_cm.value,
     )
     assert result.duration is not None  # a rate was given
@@ -132,7 +134,7 @@ def bridge_bolus(
     `ValueError` (`CalculatorInputError`) when the old prescription delivers nothing:
     there is no old dose to bridge; prime with the new solution instead.
     """
-    daily = DoseRate(programmed_daily_dose(old, pump.minimum_rate.value).amount)
+    daily = programmed_dose_rate(old, pump)
     dead = bridge.dead_volume(catheter_volume(catheter), pump.tubing_volume.value)
     result = bridge.bridge_bolus(daily, old.concentration, dead, new_concentration)
     return BridgePlan(

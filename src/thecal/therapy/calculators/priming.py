@@ -13,21 +13,30 @@ from `data/calculators.toml` (S6). Exact arithmetic; nothing is rounded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cache
+from typing import TYPE_CHECKING
 
 from thecal.therapy.calculators.data import SourcedTable, read_packaged, require
 from thecal.therapy.calculators.errors import CalculatorInputError
+from thecal.therapy.pump_models import PumpModel
 from thecal.therapy.quantities import Duration, Volume, VolumeRate
 from thecal.therapy.sourced import Sourced
 
+if TYPE_CHECKING:  # fluid_path builds on this module's formulas
+    from thecal.therapy.calculators.fluid_path import FluidPath
+
 __all__ = [
     "PrimingBolus",
+    "PrimingRate",
     "catheter_volume",
+    "checked_catheter_volume",
     "implanted_length",
     "mixing_warning",
     "priming_bolus",
+    "priming_for_path",
+    "priming_rate",
 ]
 
 
@@ -43,6 +52,27 @@ class PrimingBolus:
     rate: VolumeRate | None
     duration: Duration | None
     warnings: tuple[str, ...]
+    rate_source: str | None = None
+    """Where the rate came from (``"given"``, or the pump model's bolus rate and its source)."""
+
+
+@dataclass(frozen=True)
+class PrimingRate:
+    """The rate a priming bolus runs at, and where it came from."""
+
+    rate: VolumeRate
+    source: str
+
+
+def priming_rate(given: VolumeRate | None, pump: PumpModel | None) -> PrimingRate | None:
+    """The given rate, else the pump model's highest bolus rate (the pump primes as fast as
+    it can bolus); None with neither (the volume alone is still calculated)."""
+    if given is not None:
+        return PrimingRate(given, "given")
+    if pump is not None:
+        fastest = pump.max_bolus_volume_rate
+        return PrimingRate(fastest.value, f"{pump.id} bolus rate, {fastest.provenance}")
+    return None
 
 
 def implanted_length(catheter_length_cm: Fraction, trimmed_length_cm: Fraction) -> Fraction:
@@ -93,6 +123,26 @@ def mixing_warning() -> Sourced[str]:
     return require(warning)
 
 
+def checked_catheter_volume(
+    implanted_length_cm: Fraction,
+    volume_per_cm: Volume,
+    tubing_volume: Volume,
+    maximum_length_cm: Fraction | None = None,
+) -> Volume:
+    """The implanted catheter's volume (mL), after refusing a path that cannot be: an
+    implanted length beyond the whole catheter (when its length is known), a negative
+    tubing volume, no catheter implanted, a catheter that holds nothing."""
+    if maximum_length_cm is not None and implanted_length_cm > maximum_length_cm:
+        raise CalculatorInputError(
+            "implanted_length",
+            f"{implanted_length_cm} cm is longer than the whole catheter",
+            f"at most {maximum_length_cm} cm",
+        )
+    if tubing_volume.amount < 0:
+        raise CalculatorInputError("tubing_volume", f"{tubing_volume}", "0 mL or more")
+    return catheter_volume(volume_per_cm, implanted_length_cm)
+
+
 def priming_bolus(
     implanted_length_cm: Fraction,
     volume_per_cm: Volume,
@@ -105,15 +155,9 @@ def priming_bolus(
     `maximum_length_cm` is the catheter model's full length, when known: an implanted
     length beyond it is refused.
     """
-    if maximum_length_cm is not None and implanted_length_cm > maximum_length_cm:
-        raise CalculatorInputError(
-            "implanted_length",
-            f"{implanted_length_cm} cm is longer than the whole catheter",
-            f"at most {maximum_length_cm} cm",
-        )
-    if tubing_volume.amount < 0:
-        raise CalculatorInputError("tubing_volume", f"{tubing_volume}", "0 mL or more")
-    in_catheter = catheter_volume(volume_per_cm, implanted_length_cm)
+    in_catheter = checked_catheter_volume(
+        implanted_length_cm, volume_per_cm, tubing_volume, maximum_length_cm
+    )
     total = in_catheter + tubing_volume
     duration: Duration | None = None
     if rate is not None:
@@ -131,3 +175,17 @@ def priming_bolus(
         duration=duration,
         warnings=(f"{warning.value} ({warning.provenance})",),
     )
+
+
+def priming_for_path(path: FluidPath, rate: PrimingRate | None = None) -> PrimingBolus:
+    """The priming bolus that fills `path` (see `fluid_path`), at `rate` when one is known."""
+    bolus = priming_bolus(
+        path.implanted_length_cm,
+        path.volume_per_cm,
+        path.tubing_volume,
+        rate.rate if rate is not None else None,
+        path.maximum_length_cm,
+    )
+    if rate is None:
+        return bolus
+    return replace(bolus, rate_source=rate.source)

@@ -7,6 +7,10 @@ The alarm and empty times come from `thecal.therapy.projection` (closed form ove
 the schedule, worst-case patient boluses by default); the stability limit from the
 drug library (the concentration's own limit, else the drug's; on a first fill the
 drug's first-fill limit when shorter, e.g. ziconotide 14 days, S45).
+
+`refill_forecast` is the whole calculation from what is at hand: a prescription (its
+schedule, with or without worst-case patient boluses, and its drug) or a constant
+volume rate with an optional drug and concentration.
 """
 
 from __future__ import annotations
@@ -14,15 +18,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from thecal.therapy.calculators.errors import CalculatorInputError
-from thecal.therapy.library import DrugEntry
-from thecal.therapy.projection import ReservoirProjection, VolumePattern, project_reservoir
+from thecal.therapy.calculators.errors import (
+    CalculatorInputError,
+    InputProblem,
+    MissingOrConflictingInput,
+)
+from thecal.therapy.calculators.prescribed import pump_minimum_rate
+from thecal.therapy.library import DrugEntry, DrugLibrary
+from thecal.therapy.prescription import Prescription
+from thecal.therapy.projection import (
+    ReservoirProjection,
+    VolumePattern,
+    constant_pattern,
+    prescription_pattern,
+    project_reservoir,
+)
 from thecal.therapy.pump_models import PumpModel
-from thecal.therapy.quantities import Concentration, Duration, Volume
+from thecal.therapy.quantities import Concentration, Duration, Volume, VolumeRate
 from thecal.therapy.refill import check_refill_volumes
 from thecal.therapy.sourced import Sourced
 
-__all__ = ["RefillDate", "refill_date", "stability_limit"]
+__all__ = ["RefillDate", "RefillForecast", "refill_date", "refill_forecast", "stability_limit"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +101,85 @@ def refill_date(
         includes_patient_boluses,
     )
     return RefillDate(projection, stability, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class RefillForecast:
+    """A refill plan with the drug it was planned for, its warnings and notes."""
+
+    plan: RefillDate
+    drug: DrugEntry | None
+    """The drug whose stability capped the plan (None: not capped by stability)."""
+    first_fill: bool
+    patient_boluses_counted: bool | None
+    """For a schedule with patient boluses: True when every allowed bolus is counted, as
+    early as possible (the worst case); False when they are left out. None without them."""
+    warnings: tuple[str, ...]
+    """Findings that need attention (a fill at the alarm threshold, stability fallbacks)."""
+    notes: tuple[str, ...]
+    """What was assumed (no drug, a drug outside the library)."""
+
+    @property
+    def projection(self) -> ReservoirProjection:
+        return self.plan.projection
+
+
+def refill_forecast(
+    library: DrugLibrary,
+    fill: Volume,
+    alarm_threshold: Volume,
+    start: datetime,
+    *,
+    prescription: Prescription | None = None,
+    volume_rate: VolumeRate | None = None,
+    drug: DrugEntry | None = None,
+    concentration: Concentration | None = None,
+    include_patient_boluses: bool = True,
+    first_fill: bool = False,
+    pump: PumpModel | None = None,
+) -> RefillForecast:
+    """Low-reservoir alarm, empty and refill-by times for `fill` mL from `start`.
+
+    From `prescription` (its schedule; worst-case patient boluses unless
+    `include_patient_boluses` is False; its drug and concentration set the stability
+    limit) or from a constant `volume_rate` (exactly one is given), optionally with
+    `drug` and `concentration` for the stability limit. Inputs that do not fit raise
+    `MissingOrConflictingInput`: `DRUG_DIFFERS` / `CONCENTRATION_DIFFERS` from the
+    prescription's, `DRUG_WITHOUT_CONCENTRATION` without a prescription,
+    `MINIMUM_RATE_NEEDS_PUMP`.
+    """
+    if (prescription is None) == (volume_rate is None):
+        raise TypeError("refill_forecast takes exactly one of prescription and volume_rate")
+    notes: list[str] = []
+    warnings: list[str] = []
+    pattern: VolumePattern
+    counted: bool | None = None
+    if prescription is not None:
+        prescribed = library.find(prescription.drug)
+        if drug is not None and drug is not prescribed:
+            raise MissingOrConflictingInput(InputProblem.DRUG_DIFFERS, "drug")
+        if concentration is not None and concentration != prescription.concentration:
+            raise MissingOrConflictingInput(InputProblem.CONCENTRATION_DIFFERS, "concentration")
+        drug, concentration = prescribed, prescription.concentration
+        if drug is None:
+            notes.append(f"{prescription.drug} is not in the library: no stability limit")
+        minimum = pump_minimum_rate(prescription, pump)
+        pattern = prescription_pattern(prescription, start, minimum, include_patient_boluses)
+        if prescription.patient_bolus is not None:
+            counted = include_patient_boluses
+    else:
+        assert volume_rate is not None
+        if (drug is None) != (concentration is None):
+            raise MissingOrConflictingInput(InputProblem.DRUG_WITHOUT_CONCENTRATION, "drug")
+        pattern = constant_pattern(volume_rate)
+    stability = None
+    if drug is not None and concentration is not None:
+        stability, found = stability_limit(drug, concentration, first_fill)
+        warnings.extend(found)
+    else:
+        drug = None
+        notes.append("no drug given: the refill date is not capped by drug stability")
+    plan = refill_date(pattern, fill, alarm_threshold, start, stability, pump,
+                       include_patient_boluses)  # fmt: skip
+    warnings.extend(plan.warnings)
+    return RefillForecast(plan, drug, first_fill, counted, tuple(warnings), tuple(notes))

@@ -19,12 +19,14 @@ planned dose is ever above the exact rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 from thecal.therapy.calculators.errors import CalculatorInputError
 from thecal.therapy.library import DrugEntry, TitrationStep
 from thecal.therapy.limits import Classification, LimitCheck
+from thecal.therapy.local_time import shift
 from thecal.therapy.quantities import Concentration, DoseRate, Duration, VolumeRate
 
 __all__ = ["MAX_PLAN_STEPS", "PlannedStep", "TitrationPlan", "titration_plan"]
@@ -43,6 +45,11 @@ class PlannedStep:
     increase: DoseRate
     volume_rate: VolumeRate | None
 
+    def at(self, begin: datetime) -> datetime:
+        """When this step starts in a plan begun at `begin` (the pump's local clock, or an
+        aware time): `after` floored to a whole microsecond, then added to `begin`."""
+        return shift(begin, self.after.to_timedelta_floor())
+
 
 @dataclass(frozen=True)
 class TitrationPlan:
@@ -58,6 +65,8 @@ class TitrationPlan:
     warnings: tuple[str, ...]
     beyond_soft: tuple[LimitCheck[Any], ...] = ()
     """The given inputs that lie beyond a soft limit of the drug (each needs a reason)."""
+    concentration: Concentration | None = None
+    """The concentration each step's volume rate is for (None: no volume rates)."""
 
     @property
     def reaches_target_after(self) -> Duration:
@@ -227,4 +236,5 @@ def titration_plan(
         provenance=provenance,
         warnings=tuple(warnings),
         beyond_soft=tuple(beyond),
+        concentration=concentration,
     )
